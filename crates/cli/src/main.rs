@@ -1,0 +1,35 @@
+//! `bandmate`: one binary for the server, the workers and the offline tools.
+//!
+//! `main` turns every error into one clear line on stderr and a non-zero exit code.
+
+mod analyze;
+
+use clap::{Parser, Subcommand};
+
+/// Bandmate: add a band to a vocal.
+#[derive(Parser)]
+#[command(name = "bandmate", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Analyse a vocal: key, tempo, beats, notes and f0.
+    Analyze(analyze::Args),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Analyze(args) => analyze::run(args),
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("bandmate: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

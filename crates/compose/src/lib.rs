@@ -1,0 +1,1 @@
+//! Writes the band's part: harmonisation (chords for the melody), the style catalogue and tag parsing, arrangement into timed note events, MIDI export. Pure and synchronous.
