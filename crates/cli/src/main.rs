@@ -3,6 +3,8 @@
 //! `main` turns every error into one clear line on stderr and a non-zero exit code.
 
 mod analyze;
+mod keys;
+mod serve;
 
 use clap::{Parser, Subcommand};
 
@@ -18,12 +20,21 @@ struct Cli {
 enum Command {
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
+    /// Serve the API, the web player and the workers.
+    Serve(serve::ServeArgs),
+    /// Run workers only (sharing the database and data directory with `serve`).
+    Worker(serve::WorkerArgs),
+    /// Manage API keys: create, list, revoke, credit.
+    Keys(keys::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Worker(args) => serve::run_worker(args),
+        Command::Keys(args) => keys::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
