@@ -128,8 +128,16 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                         format!("{}…", k.prefix),
                         k.credits,
                         rate,
-                        if k.webhook_secret.is_some() { "yes" } else { "no" },
-                        if k.revoked_at.is_some() { "revoked" } else { "active" }
+                        if k.webhook_secret.is_some() {
+                            "yes"
+                        } else {
+                            "no"
+                        },
+                        if k.revoked_at.is_some() {
+                            "revoked"
+                        } else {
+                            "active"
+                        }
                     );
                 }
             }

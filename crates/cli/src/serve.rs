@@ -95,8 +95,7 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
         {
             s.recv().await;
         }
@@ -146,7 +145,10 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         .await?;
         let base = running.app.base_url.clone();
         if let Some(addr) = running.addr {
-            println!("bandmate: listening on http://{addr} ({workers} workers, data in {})", data_dir.display());
+            println!(
+                "bandmate: listening on http://{addr} ({workers} workers, data in {})",
+                data_dir.display()
+            );
         }
         println!("bandmate: web player at {base}/");
         println!("bandmate: API at {base}/api/v1/  (OpenAPI: {base}/openapi.json)");
@@ -180,7 +182,10 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
             },
         )
         .await?;
-        println!("bandmate: {workers} workers running; links use {}", running.app.base_url);
+        println!(
+            "bandmate: {workers} workers running; links use {}",
+            running.app.base_url
+        );
         running.run_until(shutdown_signal()).await;
         Ok(())
     })

@@ -43,6 +43,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/", get(player::index))
         .route("/player.js", get(player::script))
         .route("/player.css", get(player::style))
+        .route("/player/callback", post(|| async { ok(Value::Null) }))
         .route("/healthz", get(healthz))
         .route("/metrics", get(metrics))
         .route("/openapi.json", get(openapi::handler))
@@ -176,7 +177,7 @@ async fn submit_inner(
         return Err(ApiError::new(455, MAINTENANCE_MSG));
     }
     let body = body_or_422(body)?;
-    let req: AddInstrumental = validate::add_instrumental(&body, &app.guard)?;
+    let req: AddInstrumental = validate::add_instrumental(&body, &app.guard, &app.base_url)?;
     rate_limit(app, &key)?;
     let id = keys::task_id();
     let task = NewTask {
@@ -274,7 +275,7 @@ async fn wav_generate(
         return Err(ApiError::new(455, MAINTENANCE_MSG));
     }
     let body = body_or_422(body)?;
-    let req = validate::wav(&body, &app.guard)?;
+    let req = validate::wav(&body, &app.guard, &app.base_url)?;
     let task = app
         .store
         .task(&req.task_id, Some(&key.id))

@@ -36,6 +36,10 @@ pub fn signature(secret: &str, task_id: &str, timestamp: i64) -> String {
 
 /// Deliver one callback once; `Ok` on 2xx, otherwise why not and whether retrying can help.
 async fn attempt(app: &App, cb: &CallbackRecord) -> Result<(), (String, bool)> {
+    if cb.url.starts_with(&format!("{}/", app.base_url)) {
+        // Our own URL (the web player's sink, which polls instead): nothing to send.
+        return Ok(());
+    }
     let url = url::Url::parse(&cb.url).map_err(|e| (format!("invalid URL: {e}"), false))?;
     if let Err(r) = app.guard.check_url(&url) {
         return Err((r.to_string(), false));

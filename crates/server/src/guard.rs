@@ -174,8 +174,7 @@ fn forbidden_v4(v: Ipv4Addr) -> Option<&'static str> {
 }
 
 /// A refusal by the guard.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{host} resolves to {ip}, a {kind} address, which is not allowed")]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Refused {
     /// The host name or literal in the URL.
     pub host: String,
@@ -184,6 +183,28 @@ pub struct Refused {
     /// `loopback`, `private`, `link-local`, `metadata`, …
     pub kind: &'static str,
 }
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let literal =
+            self.host.trim_start_matches('[').trim_end_matches(']') == self.ip.to_string();
+        if literal {
+            write!(
+                f,
+                "{} is a {} address, which is not allowed",
+                self.ip, self.kind
+            )
+        } else {
+            write!(
+                f,
+                "{} resolves to {}, a {} address, which is not allowed",
+                self.host, self.ip, self.kind
+            )
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
 
 /// The guard: the allow-list plus the checks.
 #[derive(Debug, Clone, Default)]
@@ -362,6 +383,39 @@ mod tests {
         assert!(g.check_url(&u("https://example.com/a.mp3")).is_ok());
         let allowed = Guard::new(AllowList::parse(&["localhost".into()]).unwrap());
         assert!(allowed.check_url(&u("http://localhost/x")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn dns_answers_are_checked() {
+        use reqwest::dns::Resolve;
+        let refused = Guard::default()
+            .resolver()
+            .resolve("localhost".parse().unwrap())
+            .await
+            .err()
+            .expect("localhost resolves to loopback");
+        let r = find_refusal(refused.as_ref()).expect("a Refused in the chain");
+        assert_eq!(r.kind, "loopback");
+        assert!(r.to_string().starts_with("localhost resolves to "), "{r}");
+        let allowed = Guard::new(AllowList::parse(&["127.0.0.0/8".into(), "::1".into()]).unwrap());
+        let addrs: Vec<_> = allowed
+            .resolver()
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(!addrs.is_empty());
+    }
+
+    #[test]
+    fn literal_refusals_read_well() {
+        let e = Guard::default()
+            .check_ip("10.0.0.1", ip("10.0.0.1"))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "10.0.0.1 is a private address, which is not allowed"
+        );
     }
 
     #[test]

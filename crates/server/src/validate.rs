@@ -110,11 +110,12 @@ fn optional_string(m: &Map<String, Value>, field: &str) -> Result<Option<String>
     }
 }
 
-/// A required http(s) URL; `guard` (when given) refuses literal private addresses.
+/// A required http(s) URL; `guard` (when given) refuses literal private addresses, except
+/// under `own_base` (the server's own public URL: the web player's callback sink).
 pub fn required_url(
     m: &Map<String, Value>,
     field: &str,
-    guard: Option<&Guard>,
+    guard: Option<(&Guard, &str)>,
 ) -> Result<String, ApiError> {
     let s = required_string(m, field)?;
     let s = s.trim().to_string();
@@ -127,7 +128,8 @@ pub fn required_url(
         .ok()
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or_else(|| ApiError::validation(format!("{field} must be an http(s) URL")))?;
-    if let Some(g) = guard
+    if let Some((g, own_base)) = guard
+        && !(!own_base.is_empty() && s.starts_with(&format!("{own_base}/")))
         && g.check_url(&url).is_err()
     {
         return Err(ApiError::validation(format!(
@@ -161,8 +163,13 @@ fn weight(m: &Map<String, Value>, field: &str) -> Result<Option<u8>, ApiError> {
 }
 
 /// Validate an add-instrumental body. `callback_guard` refuses a `callBackUrl` that is a
-/// literal loopback/private address (names are checked at delivery).
-pub fn add_instrumental(body: &[u8], callback_guard: &Guard) -> Result<AddInstrumental, ApiError> {
+/// literal loopback/private address (names are checked at delivery) unless it is under
+/// `own_base`.
+pub fn add_instrumental(
+    body: &[u8],
+    callback_guard: &Guard,
+    own_base: &str,
+) -> Result<AddInstrumental, ApiError> {
     let m = parse_object(body)?;
     let upload_url = required_url(&m, "uploadUrl", None)?;
     let title = required_string(&m, "title")?;
@@ -177,7 +184,7 @@ pub fn add_instrumental(body: &[u8], callback_guard: &Guard) -> Result<AddInstru
     max_chars("tags", &tags, MAX_TAGS_CHARS)?;
     let negative_tags = required_string(&m, "negativeTags")?;
     max_chars("negativeTags", &negative_tags, MAX_NEGATIVE_TAGS_CHARS)?;
-    let call_back_url = required_url(&m, "callBackUrl", Some(callback_guard))?;
+    let call_back_url = required_url(&m, "callBackUrl", Some((callback_guard, own_base)))?;
     let model = match optional_string(&m, "model")? {
         None => ModelProfile::default(),
         Some(s) => s
@@ -206,11 +213,11 @@ pub fn add_instrumental(body: &[u8], callback_guard: &Guard) -> Result<AddInstru
 }
 
 /// Validate a WAV body.
-pub fn wav(body: &[u8], callback_guard: &Guard) -> Result<WavRequest, ApiError> {
+pub fn wav(body: &[u8], callback_guard: &Guard, own_base: &str) -> Result<WavRequest, ApiError> {
     let m = parse_object(body)?;
     let task_id = required_string(&m, "taskId")?;
     let audio_id = required_string(&m, "audioId")?;
-    let call_back_url = required_url(&m, "callBackUrl", Some(callback_guard))?;
+    let call_back_url = required_url(&m, "callBackUrl", Some((callback_guard, own_base)))?;
     Ok(WavRequest {
         task_id,
         audio_id,
@@ -240,9 +247,13 @@ mod tests {
     }
 
     fn err(v: Value) -> String {
-        add_instrumental(v.to_string().as_bytes(), &Guard::default())
-            .unwrap_err()
-            .msg
+        add_instrumental(
+            v.to_string().as_bytes(),
+            &Guard::default(),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap_err()
+        .msg
     }
 
     fn with(field: &str, value: Value) -> Value {
@@ -259,7 +270,12 @@ mod tests {
 
     #[test]
     fn the_upstream_example_is_valid() {
-        let r = add_instrumental(good().to_string().as_bytes(), &Guard::default()).unwrap();
+        let r = add_instrumental(
+            good().to_string().as_bytes(),
+            &Guard::default(),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap();
         assert_eq!(r.style_weight, Some(61));
         assert_eq!(r.model, ModelProfile::V45Plus);
         assert_eq!(r.vocal_gender, Some(VocalGender::Male));
@@ -280,7 +296,12 @@ mod tests {
         ] {
             v.as_object_mut().unwrap().remove(f);
         }
-        let r = add_instrumental(v.to_string().as_bytes(), &Guard::default()).unwrap();
+        let r = add_instrumental(
+            v.to_string().as_bytes(),
+            &Guard::default(),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap();
         let p = r.params(1);
         assert_eq!(p.style_weight, GenerationParams::DEFAULT_STYLE_WEIGHT);
         assert_eq!(p.audio_weight.hundredths(), 65);
@@ -382,12 +403,19 @@ mod tests {
 
     #[test]
     fn malformed_json_reports_the_position() {
-        let e = add_instrumental(br#"{"title": "x",}"#, &Guard::default()).unwrap_err();
+        let e = add_instrumental(
+            br#"{"title": "x",}"#,
+            &Guard::default(),
+            "http://127.0.0.1:8080",
+        )
+        .unwrap_err();
         assert_eq!(e.code, 422);
         assert!(e.msg.starts_with("malformed JSON: "), "{}", e.msg);
         assert!(e.msg.contains("line 1 column 15"), "{}", e.msg);
         assert_eq!(
-            add_instrumental(b"[1]", &Guard::default()).unwrap_err().msg,
+            add_instrumental(b"[1]", &Guard::default(), "http://127.0.0.1:8080")
+                .unwrap_err()
+                .msg,
             "request body must be a JSON object"
         );
     }
