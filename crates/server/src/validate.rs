@@ -129,7 +129,7 @@ pub fn required_url(
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host().is_some())
         .ok_or_else(|| ApiError::validation(format!("{field} must be an http(s) URL")))?;
     if let Some((g, own_base)) = guard
-        && !(!own_base.is_empty() && s.starts_with(&format!("{own_base}/")))
+        && (own_base.is_empty() || !s.starts_with(&format!("{own_base}/")))
         && g.check_url(&url).is_err()
     {
         return Err(ApiError::validation(format!(
@@ -230,6 +230,8 @@ mod tests {
     use super::*;
     use serde_json::json;
 
+    const OWN: &str = "http://127.0.0.1:8080";
+
     fn good() -> Value {
         json!({
             "uploadUrl": "https://example.com/music.mp3",
@@ -247,13 +249,9 @@ mod tests {
     }
 
     fn err(v: Value) -> String {
-        add_instrumental(
-            v.to_string().as_bytes(),
-            &Guard::default(),
-            "http://127.0.0.1:8080",
-        )
-        .unwrap_err()
-        .msg
+        add_instrumental(v.to_string().as_bytes(), &Guard::default(), OWN)
+            .unwrap_err()
+            .msg
     }
 
     fn with(field: &str, value: Value) -> Value {
@@ -270,12 +268,7 @@ mod tests {
 
     #[test]
     fn the_upstream_example_is_valid() {
-        let r = add_instrumental(
-            good().to_string().as_bytes(),
-            &Guard::default(),
-            "http://127.0.0.1:8080",
-        )
-        .unwrap();
+        let r = add_instrumental(good().to_string().as_bytes(), &Guard::default(), OWN).unwrap();
         assert_eq!(r.style_weight, Some(61));
         assert_eq!(r.model, ModelProfile::V45Plus);
         assert_eq!(r.vocal_gender, Some(VocalGender::Male));
@@ -296,12 +289,7 @@ mod tests {
         ] {
             v.as_object_mut().unwrap().remove(f);
         }
-        let r = add_instrumental(
-            v.to_string().as_bytes(),
-            &Guard::default(),
-            "http://127.0.0.1:8080",
-        )
-        .unwrap();
+        let r = add_instrumental(v.to_string().as_bytes(), &Guard::default(), OWN).unwrap();
         let p = r.params(1);
         assert_eq!(p.style_weight, GenerationParams::DEFAULT_STYLE_WEIGHT);
         assert_eq!(p.audio_weight.hundredths(), 65);
@@ -341,7 +329,8 @@ mod tests {
         assert!(
             add_instrumental(
                 with("title", json!("é".repeat(100))).to_string().as_bytes(),
-                &Guard::default()
+                &Guard::default(),
+                OWN
             )
             .is_ok()
         );
@@ -356,7 +345,8 @@ mod tests {
         assert!(
             add_instrumental(
                 with("negativeTags", json!("")).to_string().as_bytes(),
-                &Guard::default()
+                &Guard::default(),
+                OWN
             )
             .is_ok()
         );
@@ -390,12 +380,14 @@ mod tests {
         let r = add_instrumental(
             with("audioWeight", json!(0.656)).to_string().as_bytes(),
             &Guard::default(),
+            OWN,
         )
         .unwrap();
         assert_eq!(r.audio_weight, Some(66));
         let r = add_instrumental(
             with("audioWeight", json!(1)).to_string().as_bytes(),
             &Guard::default(),
+            OWN,
         )
         .unwrap();
         assert_eq!(r.audio_weight, Some(100));
@@ -403,17 +395,12 @@ mod tests {
 
     #[test]
     fn malformed_json_reports_the_position() {
-        let e = add_instrumental(
-            br#"{"title": "x",}"#,
-            &Guard::default(),
-            "http://127.0.0.1:8080",
-        )
-        .unwrap_err();
+        let e = add_instrumental(br#"{"title": "x",}"#, &Guard::default(), OWN).unwrap_err();
         assert_eq!(e.code, 422);
         assert!(e.msg.starts_with("malformed JSON: "), "{}", e.msg);
         assert!(e.msg.contains("line 1 column 15"), "{}", e.msg);
         assert_eq!(
-            add_instrumental(b"[1]", &Guard::default(), "http://127.0.0.1:8080")
+            add_instrumental(b"[1]", &Guard::default(), OWN)
                 .unwrap_err()
                 .msg,
             "request body must be a JSON object"
