@@ -101,34 +101,32 @@ async fn run_claimed(
     task: TaskRecord,
     shutdown: &mut watch::Receiver<bool>,
 ) {
-    let lost = Arc::new(AtomicBool::new(false));
-    let heartbeat = {
-        let app = app.clone();
-        let (id, owner, lost) = (task.id.clone(), owner.to_string(), lost.clone());
-        tokio::spawn(async move {
-            let every = Duration::from_secs_f64(app.config.workers.heartbeat_s);
-            loop {
-                tokio::time::sleep(every).await;
-                match app
-                    .store
-                    .heartbeat(&id, &owner, now_ms() + lease_ms(&app))
-                    .await
-                {
-                    Ok(true) => {}
-                    Ok(false) => {
-                        lost.store(true, Ordering::SeqCst);
-                        break;
-                    }
-                    Err(e) => tracing::warn!("heartbeat of {id} failed: {e}"),
+    let lost = AtomicBool::new(false);
+    // The heartbeat runs inside this worker's own future (not a spawned task), so it stops
+    // with it — a killed worker stops renewing its lease.
+    let heartbeat = async {
+        let every = Duration::from_secs_f64(app.config.workers.heartbeat_s);
+        loop {
+            tokio::time::sleep(every).await;
+            match app
+                .store
+                .heartbeat(&task.id, owner, now_ms() + lease_ms(app))
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    lost.store(true, Ordering::SeqCst);
+                    std::future::pending::<()>().await;
                 }
+                Err(e) => tracing::warn!("heartbeat of {} failed: {e}", task.id),
             }
-        })
+        }
     };
     let outcome = tokio::select! {
         r = process(app, owner, &task, &lost) => Some(r),
+        _ = heartbeat => None,
         _ = shutdown.wait_for(|v| *v) => None,
     };
-    heartbeat.abort();
     match outcome {
         None => {
             // Graceful shutdown: give the lease back so a restart resumes at once.

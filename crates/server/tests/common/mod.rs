@@ -399,3 +399,112 @@ pub async fn closed_port_url() -> String {
     drop(l);
     format!("http://{addr}/cb/down")
 }
+
+/// A stand-in pipeline for the tests that need a stage to be slow, to panic, or to be
+/// counted (a real engine cannot be made to do that on demand). Its "songs" are the input
+/// bytes, so they play in a browser; its plan has a chord chart every 2 s.
+pub struct FakeBand {
+    pub render_delay: Duration,
+    pub panic_on_render: bool,
+    pub renders: Mutex<Vec<u8>>,
+}
+
+impl FakeBand {
+    pub fn new(render_delay: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            render_delay,
+            panic_on_render: false,
+            renders: Mutex::new(Vec::new()),
+        })
+    }
+
+    pub fn panicking() -> Arc<Self> {
+        Arc::new(Self {
+            render_delay: Duration::ZERO,
+            panic_on_render: true,
+            renders: Mutex::new(Vec::new()),
+        })
+    }
+}
+
+struct FakePrepared {
+    input: Vec<u8>,
+}
+
+fn fake_chart(seconds: f64) -> Value {
+    let names = ["C", "G", "Am", "F"];
+    let mut v = Vec::new();
+    let mut t = 0.0;
+    let mut i = 0;
+    while t < seconds {
+        v.push(json!({"start": t, "end": (t + 2.0).min(seconds), "label": "C:maj", "symbol": names[i % 4]}));
+        t += 2.0;
+        i += 1;
+    }
+    Value::Array(v)
+}
+
+impl Pipeline for FakeBand {
+    fn prepare(
+        &self,
+        input: &[u8],
+        _extension: Option<&str>,
+        params: &bandmate_core::GenerationParams,
+    ) -> Result<bandmate_server::Prepared, bandmate_server::StageError> {
+        if input.len() < 44 {
+            return Err(bandmate_server::StageError {
+                code: 400,
+                message: "the file is empty".into(),
+            });
+        }
+        Ok(bandmate_server::Prepared {
+            inner: Box::new(FakePrepared {
+                input: input.to_vec(),
+            }),
+            plan: json!({"key": "C major", "tempoBpm": 120.0, "seed": params.seed, "chart": fake_chart(9.0)}),
+        })
+    }
+
+    fn render(
+        &self,
+        prepared: &bandmate_server::Prepared,
+        variation: u8,
+    ) -> Result<bandmate_engine::Track, bandmate_server::StageError> {
+        self.renders.lock().expect("lock").push(variation);
+        if self.panic_on_render {
+            panic!("the fake band fell over");
+        }
+        std::thread::sleep(self.render_delay);
+        let p = prepared
+            .inner
+            .downcast_ref::<FakePrepared>()
+            .expect("fake prepared");
+        Ok(bandmate_engine::Track {
+            variation,
+            duration_s: 9.0,
+            song_mp3: p.input.clone(),
+            instrumental_mp3: vec![variation; 1000],
+            midi: b"MThd\0\0\0\x06\0\x01\0\x01\x01\xe0".to_vec(),
+            cover_png: b"\x89PNG\r\n\x1a\n".to_vec(),
+            stems: vec![
+                ("piano".into(), vec![1; 500]),
+                ("bass".into(), vec![2; 400]),
+            ],
+            plan_json: json!({"variation": variation, "chart": fake_chart(9.0)}).to_string(),
+            loudness_lufs: -14.0,
+            true_peak_dbtp: -1.2,
+        })
+    }
+
+    fn render_wav(
+        &self,
+        prepared: &bandmate_server::Prepared,
+        _variation: u8,
+    ) -> Result<Vec<u8>, bandmate_server::StageError> {
+        let p = prepared
+            .inner
+            .downcast_ref::<FakePrepared>()
+            .expect("fake prepared");
+        Ok(p.input.clone())
+    }
+}
