@@ -191,11 +191,10 @@ async fn every_failure_path_has_its_code_message_and_callback() {
     )
     .await;
     let key = s.new_key(1000, Some(100), None).await;
-    let limits = {
-        let mut l = bandmate_audio::DecodeLimits::default();
-        l.max_seconds = 5.0;
-        l.max_bytes = 600_000;
-        l
+    let limits = bandmate_audio::DecodeLimits {
+        max_seconds: 5.0,
+        max_bytes: 600_000,
+        ..Default::default()
     };
     let big = vocal_wav();
     assert!(big.len() > 600_000);
