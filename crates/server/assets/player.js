@@ -7,6 +7,7 @@ const $ = (id) => document.getElementById(id);
 const STAGES = ["UPLOAD", "PENDING", "TEXT_SUCCESS", "FIRST_SUCCESS", "SUCCESS"];
 const FAILED = ["CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED", "SENSITIVE_WORD_ERROR"];
 let pollTimer = null;
+let currentTaskId = "";
 const rendered = new Map(); // track id -> element
 
 function key() { return $("apiKey").value.trim(); }
@@ -84,6 +85,7 @@ $("form").addEventListener("submit", async (ev) => {
       method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body),
     });
     if (r.code !== 200) throw new Error(r.msg + " (" + r.code + ")");
+    currentTaskId = r.data.taskId;
     message("Task " + r.data.taskId + " submitted.");
     poll(r.data.taskId);
   } catch (e) {
@@ -162,7 +164,9 @@ function renderTrack(t, taskPlan) {
   el.dataset.trackId = t.id;
   el.querySelector(".name").textContent = t.title + " — take " + (t.variation || rendered.size);
   el.querySelector(".meta").textContent = [t.modelName, t.tags, typeof t.duration === "number" ? t.duration.toFixed(1) + " s" : ""].filter(Boolean).join(" · ");
-  if (t.imageUrl) el.querySelector(".cover").src = t.imageUrl;
+  const cover = el.querySelector(".cover");
+  cover.addEventListener("error", () => { cover.style.visibility = "hidden"; });
+  if (t.imageUrl) cover.src = t.imageUrl;
   const audio = el.querySelector(".audio");
   audio.src = t.audioUrl;
   const nav = el.querySelector(".downloads");
@@ -186,11 +190,9 @@ async function makeWav(ev, t, a) {
   if (a.classList.contains("pending")) return;
   a.classList.add("pending");
   a.textContent = "WAV…";
-  const taskId = new URLSearchParams(location.search).get("task") || null;
-  const rec = await api("/api/v1/generate/record-info?taskId=" + (taskId || currentTask()));
   const r = await api("/api/v1/wav/generate", {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ taskId: rec.data.taskId, audioId: t.id, callBackUrl: location.origin + "/player/callback" }),
+    body: JSON.stringify({ taskId: currentTaskId, audioId: t.id, callBackUrl: location.origin + "/player/callback" }),
   });
   if (r.code !== 200) { a.textContent = "WAV (" + r.msg + ")"; return; }
   const wait = async () => {
@@ -202,11 +204,6 @@ async function makeWav(ev, t, a) {
     else { a.textContent = "WAV failed"; }
   };
   wait();
-}
-
-function currentTask() {
-  const m = /Task ([0-9a-f]{32})/.exec($("message").textContent);
-  return m ? m[1] : "";
 }
 
 function drawChart(el, chart, duration) {
