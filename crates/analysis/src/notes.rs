@@ -273,13 +273,10 @@ pub fn align_f0(f0: &mut F0Track, notes: &[Note]) {
 /// Merge runs shorter than `min_frames` into the adjacent note nearest in pitch (if it touches
 /// them), or drop them when they stand alone.
 fn merge_glides(segs: &mut Vec<Seg>, m: &[f32], min_frames: usize) {
-    loop {
-        let Some(idx) = (0..segs.len())
-            .filter(|&i| segs[i].end - segs[i].start < min_frames)
-            .min_by_key(|&i| segs[i].end - segs[i].start)
-        else {
-            break;
-        };
+    while let Some(idx) = (0..segs.len())
+        .filter(|&i| segs[i].end - segs[i].start < min_frames)
+        .min_by_key(|&i| segs[i].end - segs[i].start)
+    {
         let g = segs[idx];
         let prev = (idx > 0 && segs[idx - 1].end == g.start).then(|| idx - 1);
         let next = (idx + 1 < segs.len() && segs[idx + 1].start == g.end).then_some(idx + 1);

@@ -118,11 +118,11 @@ pub fn onset_function(sig: &Signal) -> OnsetFunction {
             &bands[i * nb..(i + 1) * nb],
         );
         let mut s = 0.0f32;
-        for b in 0..nb {
+        for (b, &c) in cur.iter().enumerate() {
             let lo = b.saturating_sub(1);
             let hi = (b + 1).min(nb - 1);
             let m = prev[lo..=hi].iter().fold(f32::MIN, |a, &v| a.max(v));
-            s += (cur[b] - m).max(0.0);
+            s += (c - m).max(0.0);
         }
         flux[i] = s;
     }
