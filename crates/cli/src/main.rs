@@ -3,6 +3,7 @@
 //! `main` turns every error into one clear line on stderr and a non-zero exit code.
 
 mod analyze;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -18,12 +19,15 @@ struct Cli {
 enum Command {
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
+    /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
+    SynthVocal(synth::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::SynthVocal(args) => synth::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
