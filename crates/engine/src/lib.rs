@@ -178,11 +178,18 @@ impl Engine {
         progress(Stage::Decode);
         let decoded = bandmate_audio::decode(input, extension, &self.config.decode_limits)?;
         progress(Stage::Analyse);
+        let settings = AnalysisSettings::for_voice(params.vocal_gender);
+        let analysis =
+            bandmate_analysis::analyze(&decoded.audio, &settings).map_err(|e| match e {
+                AnalysisError::NoMelody { .. } => EngineError::Unusable(e.to_string()),
+                other => EngineError::Internal(other.to_string()),
+            })?;
         progress(Stage::Harmonise);
         Ok(Prepared {
             params: params.clone(),
             vocal: decoded.audio,
             codec: decoded.codec,
+            analysis,
         })
     }
 
