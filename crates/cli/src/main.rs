@@ -2,6 +2,7 @@
 //!
 //! `main` turns every error into one clear line on stderr and a non-zero exit code.
 
+mod accompany;
 mod analyze;
 mod synth;
 
@@ -17,6 +18,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add a band to a vocal, offline: writes the finished song(s).
+    Accompany(Box<accompany::Args>),
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
     /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
@@ -26,6 +29,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Accompany(args) => accompany::run(*args),
         Command::Analyze(args) => analyze::run(args),
         Command::SynthVocal(args) => synth::run(args),
     };
