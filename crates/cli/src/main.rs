@@ -2,9 +2,11 @@
 //!
 //! `main` turns every error into one clear line on stderr and a non-zero exit code.
 
+mod accompany;
 mod analyze;
 mod keys;
 mod serve;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -18,6 +20,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add a band to a vocal, offline: writes the finished song(s).
+    Accompany(Box<accompany::Args>),
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
     /// Serve the API, the web player and the workers.
@@ -26,15 +30,19 @@ enum Command {
     Worker(serve::WorkerArgs),
     /// Manage API keys: create, list, revoke, credit.
     Keys(keys::Args),
+    /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
+    SynthVocal(synth::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Accompany(args) => accompany::run(*args),
         Command::Analyze(args) => analyze::run(args),
         Command::Serve(args) => serve::run(args),
         Command::Worker(args) => serve::run_worker(args),
         Command::Keys(args) => keys::run(args),
+        Command::SynthVocal(args) => synth::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -160,12 +160,14 @@ impl Driver {
         .await
     }
 
-    /// Poll a script until it returns true (bounded).
+    /// Poll a script until it returns true (bounded); a string it returns is a failure.
     async fn wait_js(&self, script: &str, limit: Duration) {
         let start = Instant::now();
         loop {
-            if self.js(script).await == json!(true) {
-                return;
+            match self.js(script).await {
+                Value::Bool(true) => return,
+                Value::String(failure) => panic!("the page shows a failure: {failure}"),
+                _ => {}
             }
             let msg = self
                 .js("return document.getElementById('message').textContent")
@@ -230,7 +232,8 @@ async fn make_songs(s: &TestServer, vocal: &Path) -> Driver {
     d.type_into("#tags", "acoustic, piano").await;
     d.click("#submit").await;
     d.wait_js(
-        "return document.querySelectorAll('#songs .track[data-ready=\"true\"]').length === 2 \
+        "if (document.querySelector('#stages li.failed')) return document.getElementById('message').textContent; \
+         return document.querySelectorAll('#songs .track[data-ready=\"true\"]').length === 2 \
          && document.querySelector('#stages li[data-stage=\"SUCCESS\"]').className === 'done'",
         Duration::from_secs(180),
     )
