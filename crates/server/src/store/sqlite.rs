@@ -23,7 +23,19 @@ use super::*;
 pub struct SqliteStore {
     writer: SqlitePool,
     reader: SqlitePool,
+    submits: tokio::sync::mpsc::Sender<SubmitJob>,
 }
+
+/// One submission waiting for the group commit.
+#[derive(Debug)]
+struct SubmitJob {
+    task: NewTask,
+    now: i64,
+    reply: tokio::sync::oneshot::Sender<Result<(), SubmitError>>,
+}
+
+/// Most submissions committed in one transaction.
+const MAX_BATCH: usize = 256;
 
 static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
@@ -37,6 +49,8 @@ impl SqliteStore {
             .busy_timeout(Duration::from_secs(10))
             .foreign_keys(true)
             .pragma("temp_store", "memory");
+        // Checkpoints run in the background (below), not inside a submitter's commit.
+        let writer_opts = opts.clone().pragma("wal_autocheckpoint", "0");
         if let Some(dir) = opts.get_filename().parent()
             && !dir.as_os_str().is_empty()
         {
@@ -48,16 +62,28 @@ impl SqliteStore {
             .max_connections(1)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
-            .connect_with(opts.clone())
+            .connect_with(writer_opts)
             .await?;
         MIGRATOR.run(&writer).await?;
+        let checkpointer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(opts.clone())
+            .await?;
         let reader = SqlitePoolOptions::new()
             .max_connections(4)
             .min_connections(1)
             .acquire_timeout(Duration::from_secs(30))
             .connect_with(opts.read_only(true))
             .await?;
-        Ok(Self { writer, reader })
+        let (tx, rx) = tokio::sync::mpsc::channel(4 * MAX_BATCH);
+        let store = Self {
+            writer,
+            reader,
+            submits: tx,
+        };
+        tokio::spawn(group_commit(store.writer.clone(), rx));
+        tokio::spawn(checkpoints(checkpointer, store.submits.downgrade()));
+        Ok(store)
     }
 
     /// Open the database file at `path`.
@@ -210,6 +236,130 @@ async fn insert_file(tx: &mut Transaction<'static, Sqlite>, f: &FileRecord) -> S
     Ok(())
 }
 
+/// Insert one task and take its credits inside the caller's transaction. A unique conflict
+/// (a WAV that exists) or missing credits leave nothing behind.
+async fn insert_task(
+    tx: &mut Transaction<'static, Sqlite>,
+    t: &NewTask,
+    now: i64,
+) -> StoreResult<Result<(), SubmitError>> {
+    let wav_track = match t.kind {
+        TaskKind::Wav => t.audio_id.clone(),
+        TaskKind::Generate => None,
+    };
+    let track_ids =
+        serde_json::to_string(&t.track_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+    let r = sqlx::query(
+        "INSERT INTO tasks (id, kind, key_id, status, param, request, model, callback_url, track_ids, cost,
+                            parent_task_id, audio_id, wav_track, created_at, updated_at)
+         VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(&t.id)
+    .bind(t.kind.as_str())
+    .bind(&t.key_id)
+    .bind(&t.param)
+    .bind(&t.request)
+    .bind(&t.model)
+    .bind(&t.callback_url)
+    .bind(&track_ids)
+    .bind(t.cost)
+    .bind(&t.parent_task_id)
+    .bind(&t.audio_id)
+    .bind(&wav_track)
+    .bind(now)
+    .bind(now)
+    .execute(&mut **tx)
+    .await;
+    match r {
+        Ok(_) => {}
+        Err(sqlx::Error::Database(e))
+            if e.is_unique_violation() && e.message().contains("wav_track") =>
+        {
+            return Ok(Err(SubmitError::Conflict));
+        }
+        Err(e) => return Err(e.into()),
+    }
+    if t.cost > 0 {
+        let r =
+            sqlx::query("UPDATE api_keys SET credits = credits - ? WHERE id = ? AND credits >= ?")
+                .bind(t.cost)
+                .bind(&t.key_id)
+                .bind(t.cost)
+                .execute(&mut **tx)
+                .await?;
+        if r.rows_affected() == 0 {
+            sqlx::query("DELETE FROM tasks WHERE id = ?")
+                .bind(&t.id)
+                .execute(&mut **tx)
+                .await?;
+            return Ok(Err(SubmitError::NoCredits));
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Group commit of submissions: whatever queued while the previous transaction ran is
+/// committed in the next one (one `BEGIN`/`COMMIT` for up to [`MAX_BATCH`] tasks), each
+/// task still all-or-nothing with its credits. Under load this is what keeps the single
+/// SQLite writer ahead; alone, a submission waits for nothing.
+async fn group_commit(writer: SqlitePool, mut rx: tokio::sync::mpsc::Receiver<SubmitJob>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Some(first) = rx.recv().await {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match rx.try_recv() {
+                Ok(j) => batch.push(j),
+                Err(_) => break,
+            }
+        }
+        match submit_batch(&writer, &batch).await {
+            Ok(results) => {
+                for (job, r) in batch.drain(..).zip(results) {
+                    let _ = job.reply.send(r);
+                }
+            }
+            Err(e) => {
+                let msg = e.to_string();
+                for job in batch.drain(..) {
+                    let _ = job
+                        .reply
+                        .send(Err(SubmitError::Store(StoreError::Corrupt(msg.clone()))));
+                }
+            }
+        }
+    }
+}
+
+async fn submit_batch(
+    writer: &SqlitePool,
+    batch: &[SubmitJob],
+) -> StoreResult<Vec<Result<(), SubmitError>>> {
+    let mut tx = writer.begin_with("BEGIN IMMEDIATE").await?;
+    let mut results = Vec::with_capacity(batch.len());
+    for job in batch {
+        results.push(insert_task(&mut tx, &job.task, job.now).await?);
+    }
+    tx.commit().await?;
+    Ok(results)
+}
+
+/// Passive WAL checkpoints once a second on their own connection, so no writer ever pays
+/// for one; stops when the store is dropped.
+async fn checkpoints(pool: SqlitePool, alive: tokio::sync::mpsc::WeakSender<SubmitJob>) {
+    loop {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        if alive.upgrade().is_none() {
+            break;
+        }
+        if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+            .execute(&pool)
+            .await
+        {
+            tracing::warn!("WAL checkpoint failed: {e}");
+        }
+    }
+}
+
 #[async_trait]
 impl Store for SqliteStore {
     async fn create_key(&self, key: NewKey, now: i64) -> StoreResult<KeyRecord> {
@@ -319,60 +469,14 @@ impl Store for SqliteStore {
         )
     }
 
-    async fn submit(&self, t: NewTask, now: i64) -> Result<(), SubmitError> {
-        let mut tx = self.begin().await?;
-        if t.cost > 0 {
-            let r = sqlx::query(
-                "UPDATE api_keys SET credits = credits - ? WHERE id = ? AND credits >= ?",
-            )
-            .bind(t.cost)
-            .bind(&t.key_id)
-            .bind(t.cost)
-            .execute(&mut *tx)
+    async fn submit(&self, task: NewTask, now: i64) -> Result<(), SubmitError> {
+        let (reply, rx) = tokio::sync::oneshot::channel();
+        self.submits
+            .send(SubmitJob { task, now, reply })
             .await
-            .map_err(StoreError::from)?;
-            if r.rows_affected() == 0 {
-                return Err(SubmitError::NoCredits);
-            }
-        }
-        let wav_track = match t.kind {
-            TaskKind::Wav => t.audio_id.clone(),
-            TaskKind::Generate => None,
-        };
-        let track_ids =
-            serde_json::to_string(&t.track_ids).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let r = sqlx::query(
-            "INSERT INTO tasks (id, kind, key_id, status, param, request, model, callback_url, track_ids, cost,
-                                parent_task_id, audio_id, wav_track, created_at, updated_at)
-             VALUES (?, ?, ?, 'PENDING', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(&t.id)
-        .bind(t.kind.as_str())
-        .bind(&t.key_id)
-        .bind(&t.param)
-        .bind(&t.request)
-        .bind(&t.model)
-        .bind(&t.callback_url)
-        .bind(&track_ids)
-        .bind(t.cost)
-        .bind(&t.parent_task_id)
-        .bind(&t.audio_id)
-        .bind(&wav_track)
-        .bind(now)
-        .bind(now)
-        .execute(&mut *tx)
-        .await;
-        match r {
-            Ok(_) => {}
-            Err(sqlx::Error::Database(e))
-                if e.is_unique_violation() && e.message().contains("wav_track") =>
-            {
-                return Err(SubmitError::Conflict);
-            }
-            Err(e) => return Err(StoreError::from(e).into()),
-        }
-        tx.commit().await.map_err(StoreError::from)?;
-        Ok(())
+            .map_err(|_| StoreError::Corrupt("the store is closed".into()))?;
+        rx.await
+            .map_err(|_| StoreError::Corrupt("the store is closed".into()))?
     }
 
     async fn task(&self, id: &str, key_id: Option<&str>) -> StoreResult<Option<TaskRecord>> {
