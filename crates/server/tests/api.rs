@@ -164,7 +164,15 @@ async fn auth_and_cross_key_isolation() {
 async fn credits_are_taken_at_submit_and_refunded_on_failure() {
     let files = FileServer::start().await;
     let cb = Receiver::start().await;
-    let s = spawn(|c| c.credits.task_cost = 10, None).await;
+    // No workers yet: the first task cannot fail (and be refunded) before the second submit.
+    let mut s = spawn(
+        |c| {
+            c.credits.task_cost = 10;
+            c.workers.count = -1;
+        },
+        None,
+    )
+    .await;
     let key = s.new_key(15, None, None).await;
     let b = body(
         &files.set("missing.wav", Served::Status(404)),
@@ -179,6 +187,9 @@ async fn credits_are_taken_at_submit_and_refunded_on_failure() {
         second,
         json!({"code": 402, "msg": "Insufficient credits: a task costs 10 credits", "data": null})
     );
+    assert_eq!(s.get("/api/v1/chat/credit", &key).await["data"], 5);
+    s.stop().await;
+    let s = spawn_in(s.dir.clone(), |c| c.credits.task_cost = 10, None).await;
     let d = s.wait_terminal(&key, &task).await;
     assert_eq!(d["status"], "CREATE_TASK_FAILED");
     // Refunded with the failure.
