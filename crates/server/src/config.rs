@@ -660,6 +660,20 @@ mod tests {
     }
 
     #[test]
+    fn the_example_file_lists_every_key_with_its_default() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../bandmate.example.toml");
+        let loaded = Config::load(Some(&path), Vec::new()).unwrap();
+        assert_eq!(loaded, Config::default());
+        let text = std::fs::read_to_string(&path).unwrap();
+        let table: toml::Table = text.parse().unwrap();
+        let mut in_file = leaf_paths(&table);
+        let mut all = leaf_paths(&to_table(&Config::default()).unwrap());
+        in_file.sort();
+        all.sort();
+        assert_eq!(in_file, all);
+    }
+
+    #[test]
     fn every_key_has_an_env_name() {
         let keys = Config::keys();
         assert!(keys.contains(&(
