@@ -1,8 +1,8 @@
 //! A load generator for `bandmate serve`, on loopback only.
 //!
 //! ```text
-//! loadgen submit --base http://127.0.0.1:8080 --key KEY [--seconds 10] [--concurrency 32] [--verify]
-//! loadgen record --base http://127.0.0.1:8080 --key KEY [--seconds 10] [--concurrency 32]
+//! loadgen submit --base http://127.0.0.1:8080 --key KEY [--seconds 10] [--concurrency 32] [--rate R] [--verify]
+//! loadgen record --base http://127.0.0.1:8080 --key KEY [--seconds 10] [--concurrency 32] [--rate R]
 //! ```
 //!
 //! `submit` posts add-instrumental requests as fast as `--concurrency` connections allow for
@@ -12,7 +12,9 @@
 //! accepted task to reach its error callback and reports tasks lost (no callback) or
 //! duplicated (an id returned twice, or more than one callback). The server must allow
 //! 127.0.0.1 (`fetch.allow`) and the key needs a rate limit above the load.
-//! `record` first submits one task, then polls its record-info.
+//! `record` first submits one task, then polls its record-info. Without `--rate` every
+//! connection sends as fast as it gets answers (closed loop, saturation); with `--rate R`
+//! the connections together offer R requests per second (open loop).
 //!
 //! The loop is bounded in time and count (it stops by itself) and only talks to 127.0.0.1.
 
@@ -35,6 +37,7 @@ struct Args {
     seconds: f64,
     concurrency: usize,
     verify: bool,
+    rate: Option<f64>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -49,6 +52,7 @@ fn parse_args() -> Result<Args, String> {
         seconds: 10.0,
         concurrency: 32,
         verify: false,
+        rate: None,
     };
     while let Some(flag) = it.next() {
         let mut val = || it.next().ok_or(format!("{flag} needs a value"));
@@ -60,6 +64,7 @@ fn parse_args() -> Result<Args, String> {
                 a.concurrency = val()?.parse().map_err(|e| format!("--concurrency: {e}"))?
             }
             "--verify" => a.verify = true,
+            "--rate" => a.rate = Some(val()?.parse().map_err(|e| format!("--rate: {e}"))?),
             other => return Err(format!("unknown flag {other}")),
         }
     }
@@ -138,14 +143,25 @@ async fn run_load(
     let deadline = Instant::now() + Duration::from_secs_f64(a.seconds);
     let sent = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
+    // With --rate, each connection sends on its own schedule (open loop): latency is then
+    // measured at that offered load, not at saturation.
+    let period = a
+        .rate
+        .filter(|r| *r > 0.0)
+        .map(|r| Duration::from_secs_f64(a.concurrency as f64 / r));
     let mut joins = Vec::new();
-    for _ in 0..a.concurrency {
+    for i in 0..a.concurrency {
         let (client, make, sent) = (client.clone(), make.clone(), sent.clone());
         joins.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             let mut codes: HashMap<i64, u64> = HashMap::new();
             let mut ids = Vec::new();
+            let mut next = start + period.map_or(Duration::ZERO, |p| p.mul_f64(i as f64 / 64.0));
             while Instant::now() < deadline && sent.fetch_add(1, Ordering::Relaxed) < 5_000_000 {
+                if let Some(p) = period {
+                    tokio::time::sleep_until(next.into()).await;
+                    next += p;
+                }
                 let t = Instant::now();
                 let r = make(&client).send().await;
                 let v: Value = match r {
