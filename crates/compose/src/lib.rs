@@ -3,3 +3,5 @@
 
 pub mod harmony;
 pub mod phrasing;
+pub mod style;
+pub mod tags;
