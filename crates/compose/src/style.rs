@@ -656,6 +656,7 @@ const POP_HABITS: Habits = Habits {
     tensions_major: intervals(&[2]),
     tensions_minor: intervals(&[2]),
 };
+#[allow(clippy::too_many_arguments)] // a table row: positional is the readable form here
 const fn habits(
     changes_per_bar: f32,
     seventh_affinity: f32,
@@ -1700,6 +1701,40 @@ pub fn instruments(style: &Style) -> Vec<Instrument> {
         v.push(l.instrument);
     }
     v
+}
+
+/// The family of a General MIDI program (bank 0) or of a percussion part (bank 128), by the
+/// GM 1 program groups; `None` for sound effects.
+pub fn family_of_program(program: u8, bank: u16, role: bandmate_core::PartRole) -> Option<Family> {
+    if bank == 128 || role.is_percussion() {
+        return Some(if role == bandmate_core::PartRole::Percussion {
+            Family::Percussion
+        } else {
+            Family::Drums
+        });
+    }
+    Some(match program {
+        0..=3 => Family::Piano,
+        4..=7 => Family::ElectricPiano,
+        8..=15 => Family::Mallets,
+        16..=20 => Family::Organ,
+        21..=23 => Family::Woodwind,
+        24..=25 => Family::AcousticGuitar,
+        26..=31 => Family::ElectricGuitar,
+        32..=39 => Family::Bass,
+        46 => Family::Plucked,
+        40..=51 => Family::Strings,
+        52..=54 => Family::Choir,
+        55..=63 => Family::Brass,
+        64..=67 => Family::Sax,
+        68..=79 => Family::Woodwind,
+        80..=87 => Family::Synth,
+        88..=95 => Family::Pad,
+        104..=107 => Family::Plucked,
+        108..=111 => Family::Plucked,
+        112..=119 => Family::Percussion,
+        _ => return None,
+    })
 }
 
 /// Instruments a tag can add to any band (piano, strings …), by family.

@@ -640,11 +640,9 @@ pub fn resolve(tags: &str, negative_tags: &str, style_weight: Weight, bpm: f64) 
         let mut drum_tag = false;
         for t in &tokens {
             match *t {
-                Token::Genre(s) => {
-                    if !excluded_styles.contains(&s.id) {
-                        excluded_styles.push(s.id);
-                        excluded.push(format!("genre: {}", s.name));
-                    }
+                Token::Genre(s) if !excluded_styles.contains(&s.id) => {
+                    excluded_styles.push(s.id);
+                    excluded.push(format!("genre: {}", s.name));
                 }
                 Token::Instrument(fams) => {
                     for &f in fams {

@@ -23,7 +23,9 @@
 mod model;
 mod vocab;
 
-use bandmate_core::{Analysis, BeatGrid, Chord, ChordSpan, Key, Mode, PitchClass, Rng};
+use bandmate_core::{
+    Analysis, BeatGrid, Chord, ChordQuality, ChordSpan, Key, Mode, PitchClass, Rng,
+};
 
 /// A style's harmonic habits, as the harmoniser uses them.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -241,6 +243,26 @@ pub fn harmony_key(a: &Analysis) -> Key {
         Some((out, _, key)) if out < 0.5 * given => key,
         _ => a.key,
     }
+}
+
+/// Whether a melody pitch class may sound over a chord on a strong beat: a chord tone, or a
+/// tension the habits allow over a major or minor chord (intervals above the root).
+pub fn allowed_over(chord: Chord, pc: PitchClass, habits: &Habits) -> bool {
+    if chord.contains(pc) {
+        return true;
+    }
+    let iv = chord.root.interval_to(pc);
+    let mask = match chord.quality.triad() {
+        Some(Mode::Major) => habits.tensions_major,
+        Some(Mode::Minor) => habits.tensions_minor,
+        None => match chord.quality {
+            ChordQuality::Sus2 | ChordQuality::Sus4 | ChordQuality::Dominant7Sus4 => {
+                habits.tensions_major
+            }
+            _ => 0,
+        },
+    };
+    mask & (1 << iv) != 0
 }
 
 /// Relative-major tonic and the key's own minor lean (0 major, 1 minor).
