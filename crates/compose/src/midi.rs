@@ -211,3 +211,75 @@ fn key_signature(a: &Arrangement) -> i8 {
         v
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bandmate_core::{GenerationParams, Key, PitchClass};
+    use bandmate_testkit::Melody;
+
+    #[test]
+    fn midi_file_reads_back_with_tempo_map_names_programs_and_drum_channel() {
+        let m = Melody::generate(Key::new(PitchClass::new(9), Mode::Minor), 84.0, 4, 8, 2);
+        let a = crate::properties::analysis_of(&m);
+        let params = GenerationParams {
+            tags: "pop, strings".into(),
+            seed: 3,
+            ..GenerationParams::default()
+        };
+        let plan = crate::plan(&a, &params).unwrap();
+        let arr = crate::arrange(&a, &plan, &params, 1).unwrap();
+        let bytes = to_midi(&arr);
+        let smf = Smf::parse(&bytes).expect("a valid SMF");
+        assert_eq!(smf.header.format, Format::Parallel);
+        assert_eq!(smf.header.timing, Timing::Metrical(u15::new(PPQ)));
+        assert_eq!(smf.tracks.len(), arr.parts.len() + 1);
+        // conductor: one tempo per beat, the first matching the first beat period
+        let tempos: Vec<u32> = smf.tracks[0]
+            .iter()
+            .filter_map(|e| match e.kind {
+                TrackEventKind::Meta(MetaMessage::Tempo(t)) => Some(t.as_int()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tempos.len(), arr.grid.len());
+        let p0 = ((arr.grid.beats[1] - arr.grid.beats[0]) * 1e6).round() as u32;
+        assert_eq!(tempos[0], p0);
+        for (track, part) in smf.tracks[1..].iter().zip(&arr.parts) {
+            let name = track.iter().find_map(|e| match e.kind {
+                TrackEventKind::Meta(MetaMessage::TrackName(n)) => Some(n),
+                _ => None,
+            });
+            assert_eq!(name, Some(part.name.as_bytes()));
+            let mut ons = 0;
+            for e in track {
+                if let TrackEventKind::Midi { channel, message } = e.kind {
+                    assert_eq!(channel.as_int(), part.channel);
+                    match message {
+                        MidiMessage::NoteOn { .. } => ons += 1,
+                        MidiMessage::ProgramChange { program } => {
+                            assert_eq!(program.as_int(), part.program)
+                        }
+                        _ => {}
+                    }
+                }
+            }
+            assert_eq!(ons, part.notes.len(), "{}", part.name);
+            if part.role.is_percussion() {
+                assert_eq!(part.channel, 9);
+            }
+        }
+    }
+
+    #[test]
+    fn seconds_map_to_ticks_through_the_grid() {
+        let m = Melody::generate(Key::new(PitchClass::C, Mode::Major), 120.0, 4, 4, 1);
+        let a = crate::properties::analysis_of(&m);
+        let params = GenerationParams::default();
+        let plan = crate::plan(&a, &params).unwrap();
+        let arr = crate::arrange(&a, &plan, &params, 1).unwrap();
+        for (i, &t) in arr.grid.beats.iter().enumerate() {
+            assert_eq!(ticks(&arr, t), i as u64 * u64::from(PPQ));
+        }
+    }
+}
