@@ -3,6 +3,7 @@
 //! `main` turns every error into one clear line on stderr and a non-zero exit code.
 
 mod analyze;
+mod plan;
 
 use clap::{Parser, Subcommand};
 
@@ -18,12 +19,15 @@ struct Cli {
 enum Command {
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
+    /// Plan the band for a vocal: key, tempo, chords and style from the tags; MIDI on request.
+    Plan(plan::Args),
 }
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
+        Command::Plan(args) => plan::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -1,5 +1,5 @@
 //! Plan and arrange a ground-truth clip of the evaluation kit, write both variations as MIDI
-//! and the plan as JSON, to listen to (render with fluidsynth) or look at:
+//! the analysis and the plan as JSON, to listen to (render with fluidsynth) or look at:
 //!
 //! ```text
 //! cargo run -p bandmate-compose --example arrange_gt -- GT.json OUT_PREFIX "tags" ["negative"] [V5]
@@ -28,6 +28,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 7,
         ..GenerationParams::default()
     };
+    std::fs::write(format!("{}.analysis.json", args[2]), serde_json::to_vec(&a)?)?;
     let plan = bandmate_compose::plan(&a, &params)?;
     std::fs::write(
         format!("{}.plan.json", args[2]),
