@@ -28,7 +28,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         seed: 7,
         ..GenerationParams::default()
     };
-    std::fs::write(format!("{}.analysis.json", args[2]), serde_json::to_vec(&a)?)?;
+    std::fs::write(
+        format!("{}.analysis.json", args[2]),
+        serde_json::to_vec(&a)?,
+    )?;
     let plan = bandmate_compose::plan(&a, &params)?;
     std::fs::write(
         format!("{}.plan.json", args[2]),

@@ -674,6 +674,7 @@ pub(crate) fn layers_for(
     // the tag style's comping as a hint when the main style is the default band
     if let Some((ts, w)) = style.blend.get(1)
         && *w >= 0.15
+        && s.id == crate::style::default_style().id
         && ts.id != s.id
         && let Some(l) = pick(ts.comp).filter(allowed)
         && !out.iter().any(|x| x.instrument == l.instrument)

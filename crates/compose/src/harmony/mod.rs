@@ -11,14 +11,18 @@
 //! melody insists. Where it changes, the style's chord habits (major and minor tables blended)
 //! and the vocabulary cost decide where to.
 //!
-//! `audioWeight` (λ) sets the balance: the melody term is scaled by `0.3 + 1.4 λ` and the
-//! habit term by `1.6 - 1.2 λ`. Phrase ends (`Analysis::phrases`) pull towards a cadence:
+//! `audioWeight` (λ) sets the balance: the melody term is scaled by `1.3 (0.3 + 1.4 λ)` and
+//! the habit term by `1.6 - 1.2 λ` (so at the default 0.65 one beat of a sung non-chord tone
+//! weighs about as much as an unlikely chord change). Phrase ends (`Analysis::phrases`) pull towards a cadence:
 //! the tonic on the phrase's last note and the dominant just before. On strong beats (the
 //! downbeat and, in even meters, the middle of the bar) a chord must contain the sung note or
 //! a tension the style allows — a hard constraint, which the vocabulary can always meet.
 //!
-//! Decoding: Viterbi at low weirdness; from weirdness 0.35 up, forward filtering and
-//! backward sampling at a temperature that grows with weirdness (seeded).
+//! Decoding runs in two passes. The first decides roots and triads: Viterbi at low
+//! weirdness; from weirdness 0.35 up, forward filtering and backward sampling at a temperature
+//! that grows with weirdness (seeded). The second colours each chord (seventh, sixth, add9,
+//! ninth, sus) where the melody over it supports the colour and the vocabulary offers it; a
+//! sus chord only where the singer sings its suspended tone and not the third.
 
 mod model;
 mod vocab;
@@ -131,14 +135,14 @@ pub fn harmony_grid(a: &Analysis) -> BeatGrid {
 }
 
 /// Metrical strength of a beat position in a bar (Lerdahl & Jackendoff's metrical grid,
-/// reduced to numbers: downbeat 1, the middle of an even bar 0.8, other beats 0.55).
+/// reduced to numbers: downbeat 1, the middle of an even bar 0.8, other beats 0.6).
 pub(crate) fn beat_strength(pos: usize, bpb: usize) -> f32 {
     if pos == 0 {
         1.0
     } else if bpb >= 4 && bpb.is_multiple_of(2) && pos == bpb / 2 {
         0.8
     } else {
-        0.55
+        0.6
     }
 }
 
@@ -322,7 +326,7 @@ fn decode(a: &Analysis, grid: &BeatGrid, s: &HarmonySettings, rng: &mut Rng) -> 
     let n = grid.len();
     let bpb = usize::from(grid.beats_per_bar);
     let lam = s.melody_weight.clamp(0.0, 1.0);
-    let w_obs = 0.3 + 1.4 * lam;
+    let w_obs = 1.3 * (0.3 + 1.4 * lam);
     let w_hab = 1.6 - 1.2 * lam;
 
     // key mask of the relative-major scale plus the harmonic-minor leading tone when minor
@@ -489,6 +493,37 @@ fn decode(a: &Analysis, grid: &BeatGrid, s: &HarmonySettings, rng: &mut Rng) -> 
     )
 }
 
+fn is_sus(q: ChordQuality) -> bool {
+    matches!(
+        q,
+        ChordQuality::Sus2 | ChordQuality::Sus4 | ChordQuality::Dominant7Sus4
+    )
+}
+
+/// Share of the melody weight on the third of a triad.
+fn third_share(triad: Chord, hist: &[f32; 12]) -> f32 {
+    let total: f32 = hist.iter().sum();
+    if total <= 0.0 {
+        return 0.0;
+    }
+    let third = triad.quality.intervals().get(1).copied().unwrap_or(4);
+    hist[triad.root.transpose(i32::from(third)).index()] / total
+}
+
+/// Whether the melody asks for a sus chord over a triad's span: it sings the suspended tone
+/// (the 2nd or 4th) for at least 15 % of the span and leaves out the third.
+fn sus_sung(sus: Chord, triad: Chord, hist: &[f32; 12]) -> bool {
+    let total: f32 = hist.iter().sum();
+    if total <= 0.0 {
+        return false;
+    }
+    let tone = sus
+        .pitch_classes()
+        .into_iter()
+        .find(|&pc| !triad.contains(pc) && matches!(sus.root.interval_to(pc), 2 | 5));
+    tone.is_some_and(|pc| hist[pc.index()] / total >= 0.15) && third_share(triad, hist) <= 0.02
+}
+
 /// Second pass: each run of one triad may take a colour of its family (seventh, sixth, add9,
 /// sus …) where the melody over it supports the colour and the vocabulary allows it. A sus
 /// chord drops the third, so it is only taken when every strong-beat note of the run is
@@ -535,6 +570,10 @@ fn colour(
                     .iter()
                     .all(|&bit| (c.mask | c.tension_mask) & bit != 0)
             })
+            // a sus chord is only taken where the melody sings its suspended tone and leaves
+            // out the third it replaces (the fourth against a sung third is the clash the
+            // suspension avoids)
+            .filter(|c| !is_sus(c.chord.quality) || sus_sung(c.chord, base.chord, &hist))
             .map(|c| {
                 let prof = model::observation_profile(c, *key_mask);
                 let fit: f32 = (0..12).map(|pc| hist[pc] * prof[pc]).sum();
@@ -600,9 +639,9 @@ fn melody_per_beat(a: &Analysis, grid: &BeatGrid) -> Vec<[f32; 12]> {
         let mut acc = if (ob - near).abs() < 0.125 {
             onset_strength(near)
         } else if (frac - 0.5).abs() < 0.125 {
-            0.45
+            0.5
         } else {
-            0.35
+            0.4
         };
         // anticipation: a note crossing the next beat early in its life takes that beat's weight
         let next = ob.floor() + 1.0;

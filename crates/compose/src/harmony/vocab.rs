@@ -139,6 +139,11 @@ fn is_sus_or_add(q: ChordQuality) -> bool {
     )
 }
 
+fn is_sus(q: ChordQuality) -> bool {
+    use ChordQuality::*;
+    matches!(q, Sus2 | Sus4 | Dominant7Sus4)
+}
+
 /// Weirdness below which colour-1 qualities (sevenths, sus, add) are not offered at all.
 pub(crate) const COLOUR1_FROM: f32 = 0.12;
 /// Weirdness below which colour-2 qualities (ninths, dim7, aug) are not offered.
@@ -192,6 +197,11 @@ pub(crate) fn vocabulary(
             if rel == 0 && q == ChordQuality::Dominant7 && w < COLOUR1_FROM {
                 continue;
             }
+            // styles that avoid sus chords (pop, rock's cousins) use them only when asked
+            // for weirder harmony
+            if is_sus(q) && habits.sus_affinity < 0.0 && w < 0.4 {
+                continue;
+            }
             let affinity = if is_sus_or_add(q) {
                 habits.sus_affinity
             } else {
@@ -202,7 +212,7 @@ pub(crate) fn vocabulary(
                     // Styles that live on sevenths (jazz, neo-soul) find bare triads plain.
                     0.8 * habits.seventh_affinity.max(0.0)
                 }
-                1 => (0.25 + 0.9 * (1.0 - w)) * (1.0 - 0.7 * affinity),
+                1 => (0.05 + 0.4 * (1.0 - w)) * (1.0 - 0.7 * affinity),
                 _ => (1.2 + 3.0 * (1.0 - w)) * (1.0 - 0.6 * affinity),
             };
             let extra = if rel == 0 && q == ChordQuality::Dominant7 {
