@@ -43,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             format!("{}-{var}.mid", args[2]),
             bandmate_compose::to_midi(&arr),
         )?;
+        std::fs::write(format!("{}-{var}.json", args[2]), serde_json::to_vec(&arr)?)?;
         eprintln!(
             "variation {var}: {} parts ({}), vocal at {:.2} s, {:.1} s long",
             arr.parts.len(),

@@ -601,6 +601,15 @@ const CINE_PULSE: Groove = groove!(
         (CRASH, "................"),
     ]
 );
+const AMBIENT_RIM: Groove = groove!(
+    "ambient rim",
+    Light,
+    [
+        (KICK, "X.......x......."),
+        (RIM, "............x..."),
+        (SHAKER, "x...x...x...x..."),
+    ]
+);
 const AMBIENT: Groove = groove!(
     "ambient pulse",
     Light,
@@ -981,7 +990,10 @@ pub static CATALOGUE: &[Style] = &[
             layer!(PIANO, Piano, CHARLESTON, 0),
             layer!(JAZZ_GTR, Guitar, FOUR_CHUNK, 0),
         ],
-        pads: &[layer!(VIBES, Keys, "", 2), layer!(BRASS, Brass, "", 3)],
+        pads: &[
+            layer!(VIBES, Keys, "x.....x...x.....", 2),
+            layer!(BRASS, Brass, "", 3),
+        ],
         extras: &[layer!(TENOR_SAX, Lead, "", 2)],
         intro_bars: 4,
         ending_bars: 2,
@@ -1227,7 +1239,10 @@ pub static CATALOGUE: &[Style] = &[
             layer!(RHODES, Keys, LAZY, 0),
             layer!(PIANO, Piano, RNB_EP, 0),
         ],
-        pads: &[layer!(WARM_PAD, Pad, "", 1), layer!(VIBES, Keys, "", 2)],
+        pads: &[
+            layer!(WARM_PAD, Pad, "", 1),
+            layer!(VIBES, Keys, "x.......x.....x.", 2),
+        ],
         extras: &[layer!(CLEAN_GTR, Guitar, ARP_8, 3)],
         intro_bars: 2,
         ending_bars: 2,
@@ -1464,7 +1479,7 @@ pub static CATALOGUE: &[Style] = &[
             intervals(&[2, 5]),
         ),
         kit: kits::ELECTRONIC,
-        grooves: &[AMBIENT, AMBIENT],
+        grooves: &[AMBIENT, AMBIENT_RIM],
         bass: (&[FRETLESS, SYNTH_BASS2], &[B_WHOLE, B_WHOLE]),
         comp: &[
             layer!(CELESTA, Keys, ARP_8, 1),

@@ -260,9 +260,16 @@ pub fn arrange(
         .collect();
 
     // registers
-    let (vlo, vhi) = analysis
-        .vocal_range()
-        .map_or((57, 72), |(a, b)| (a.round() as i32, b.round() as i32));
+    // the sung range; without notes, the vocalGender hint's typical range (tenor/baritone
+    // C3–E4, alto/soprano A3–E5), else a middle voice
+    let (vlo, vhi) = analysis.vocal_range().map_or_else(
+        || match params.vocal_gender {
+            Some(bandmate_core::VocalGender::Male) => (48, 64),
+            Some(bandmate_core::VocalGender::Female) => (57, 76),
+            None => (55, 72),
+        },
+        |(a, b)| (a.round() as i32, b.round() as i32),
+    );
     let (comp_window, pad_window) = registers(vlo, vhi, variation);
 
     // bars with levels
@@ -595,6 +602,24 @@ fn levels(
         bars[b].fill = into_vocal || group_end || into_ending || level_up;
         if next < total_bars && (into_vocal || level_up || (group_end && bars[next].level >= 2)) {
             bars[next].crash = true;
+        }
+    }
+    // and where a sung phrase ends and the next one starts in the following bar
+    let derived;
+    let phrases = if a.phrases.is_empty() {
+        derived = crate::phrasing::phrases_from_notes(&a.notes, &a.beats);
+        &derived
+    } else {
+        &a.phrases
+    };
+    for w in phrases.windows(2) {
+        let end_bar = (grid.beat_at(w[0].end + offset) / bpb as f64).floor();
+        let next_bar = (grid.beat_at(w[1].start + offset) / bpb as f64).floor();
+        if end_bar >= 0.0 && next_bar == end_bar + 1.0 {
+            let b = end_bar as usize;
+            if b < total_bars && bars[b].section == Section::Vocal {
+                bars[b].fill = true;
+            }
         }
     }
     if let Some(last) = bars.last_mut() {
