@@ -203,9 +203,11 @@ pub fn segment(
         i = j;
     }
     let min_frames = (s.min_note_s / HOP_S).ceil() as usize;
+    absorb_transitions(&mut segs, &m, (0.1 / HOP_S) as usize);
     merge_glides(&mut segs, &m, min_frames);
     refine_onsets(&mut segs, odf, s);
-    let segs = split_repeats(segs, odf, level, s, min_frames);
+    let mut segs = split_repeats(segs, odf, level, s, min_frames);
+    refine_offsets(&mut segs, level, min_frames);
 
     // Notes with their sung pitch: the median over the settled part of the note.
     let peak_level = level.db.iter().fold(-120.0f32, |a, &b| a.max(b));
@@ -266,6 +268,48 @@ pub fn align_f0(f0: &mut F0Track, notes: &[Note]) {
             if !f0.is_voiced(i) {
                 f0.hz[i] = hz;
             }
+        }
+    }
+}
+
+/// A run shorter than `max_frames` that leads straight into the next note and whose pitch lies
+/// between the previous note's and the next one's (a legato slide), or that starts from rest
+/// below the next note (a scoop), is the start of the next note.
+fn absorb_transitions(segs: &mut Vec<Seg>, m: &[f32], max_frames: usize) {
+    let mut i = 0;
+    while i + 1 < segs.len() {
+        let g = segs[i];
+        let next = segs[i + 1];
+        let touches_next = next.start == g.end;
+        let short = g.end - g.start < max_frames;
+        if !(short && touches_next) {
+            i += 1;
+            continue;
+        }
+        let mean = {
+            let v: Vec<f32> = (g.start..g.end)
+                .map(|k| m[k])
+                .filter(|x| x.is_finite())
+                .collect();
+            if v.is_empty() {
+                g.semi as f32
+            } else {
+                v.iter().sum::<f32>() / v.len() as f32
+            }
+        };
+        let prev = (i > 0 && segs[i - 1].end == g.start).then(|| segs[i - 1]);
+        let transition = match prev {
+            Some(p) => {
+                let (lo, hi) = (p.semi.min(next.semi) as f32, p.semi.max(next.semi) as f32);
+                p.semi != next.semi && mean >= lo - 0.5 && mean <= hi + 0.5
+            }
+            None => mean < next.semi as f32 && next.semi as f32 - mean <= 3.0,
+        };
+        if transition {
+            segs[i + 1].start = g.start;
+            segs.remove(i);
+        } else {
+            i += 1;
         }
     }
 }
@@ -344,6 +388,31 @@ fn refine_onsets(segs: &mut [Seg], odf: &OnsetFunction, s: &NoteSettings) {
                 segs[i - 1].end = on.max(segs[i - 1].start + 1);
             }
             segs[i].start = on;
+        }
+    }
+}
+
+/// End each note where its release starts: the first frame after the note's peak from which the
+/// level falls by 6 dB within 50 ms and stays more than 9 dB under the peak. A voice (or a
+/// synthesizer's release) keeps sounding after the singer stops sustaining; without this the
+/// tail would run into the next phrase and hide the breath between them.
+fn refine_offsets(segs: &mut [Seg], level: &Envelope, min_frames: usize) {
+    let lv = |i: usize| level.db.get(i).copied().unwrap_or(-120.0);
+    for g in segs.iter_mut() {
+        if g.end <= g.start + min_frames {
+            continue;
+        }
+        let peak_at = (g.start..g.end)
+            .max_by(|&a, &b| lv(a).total_cmp(&lv(b)))
+            .unwrap_or(g.start);
+        let peak = lv(peak_at);
+        let from = (peak_at + 1).max(g.start + min_frames);
+        for t in from..g.end {
+            let later = lv((t + 5).min(g.end.saturating_sub(1)));
+            if lv(t) - later >= 6.0 && later < peak - 9.0 {
+                g.end = t + 1;
+                break;
+            }
         }
     }
 }

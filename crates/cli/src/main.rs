@@ -4,6 +4,7 @@
 
 mod analyze;
 mod plan;
+mod synth;
 
 use clap::{Parser, Subcommand};
 
@@ -21,6 +22,8 @@ enum Command {
     Analyze(analyze::Args),
     /// Plan the band for a vocal: key, tempo, chords and style from the tags; MIDI on request.
     Plan(plan::Args),
+    /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
+    SynthVocal(synth::Args),
 }
 
 fn main() -> std::process::ExitCode {
@@ -28,6 +31,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Analyze(args) => analyze::run(args),
         Command::Plan(args) => plan::run(args),
+        Command::SynthVocal(args) => synth::run(args),
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
