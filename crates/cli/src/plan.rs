@@ -2,8 +2,8 @@
 //! style from the tags — printed as a lead sheet or as JSON, with the arrangement as a
 //! Standard MIDI File on request.
 //!
-//! FILE is an analysis saved as JSON (`bandmate_core::Analysis`, what the analysis stage
-//! produces).
+//! FILE is a vocal recording (decoded and analysed first) or an analysis saved as JSON
+//! (`bandmate_core::Analysis`, `.json`), which skips the analysis.
 
 use std::path::{Path, PathBuf};
 
@@ -15,7 +15,7 @@ use bandmate_core::{
 /// Arguments of `bandmate plan`.
 #[derive(clap::Args)]
 pub struct Args {
-    /// The vocal's analysis (JSON).
+    /// The vocal (MP3, WAV, FLAC, Ogg, M4A …) or its analysis as JSON.
     file: PathBuf,
     /// Styles, moods and instruments to include (comma-separated).
     #[arg(long, default_value = "")]
@@ -80,10 +80,34 @@ fn params(args: &Args) -> anyhow::Result<GenerationParams> {
     })
 }
 
-fn load_analysis(path: &Path) -> anyhow::Result<Analysis> {
+fn load_analysis(path: &Path, gender: Option<VocalGender>) -> anyhow::Result<Analysis> {
     let bytes = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not an analysis JSON", path.display()))
+    let ext = path.extension().and_then(|e| e.to_str());
+    if ext.is_some_and(|e| e.eq_ignore_ascii_case("json")) {
+        return serde_json::from_slice(&bytes)
+            .with_context(|| format!("{} is not an analysis JSON", path.display()));
+    }
+    let decoded = bandmate_audio::decode(&bytes, ext, &bandmate_audio::DecodeLimits::default())
+        .with_context(|| format!("{}", path.display()))?;
+    bandmate_analysis::analyze(
+        &decoded.audio,
+        &bandmate_analysis::AnalysisSettings::for_voice(gender),
+    )
+    .with_context(|| format!("{}", path.display()))
+}
+
+/// The chord chart for an analysis with default settings and the given tags, for
+/// `bandmate analyze --json`.
+pub fn default_chords(
+    analysis: &Analysis,
+    tags: &str,
+) -> anyhow::Result<(Vec<bandmate_core::ChordSpan>, bandmate_core::Key)> {
+    let params = GenerationParams {
+        tags: tags.to_string(),
+        ..GenerationParams::default()
+    };
+    let plan = bandmate_compose::plan(analysis, &params)?;
+    Ok((plan.chords, plan.key))
 }
 
 /// A lead sheet: one line per four bars, chords by bar.
@@ -119,7 +143,7 @@ fn lead_sheet(plan: &Plan) -> String {
 /// Plan, print, and write MIDI if asked.
 pub fn run(args: Args) -> anyhow::Result<()> {
     let params = params(&args)?;
-    let analysis = load_analysis(&args.file)?;
+    let analysis = load_analysis(&args.file, params.vocal_gender)?;
     let plan = bandmate_compose::plan(&analysis, &params)?;
     if let Some(path) = &args.midi {
         let arr = bandmate_compose::arrange(&analysis, &plan, &params, args.variation)?;

@@ -116,7 +116,8 @@ pub fn arrange(
     arrange::arrange(analysis, plan, params, variation)
 }
 
-/// Clip a chart to `[0, end]`, extending the first chord back to 0.
+/// Clip a chart to `[0, end]`, extending the first chord back to 0 (and over a sliver
+/// shorter than 0.25 s before it).
 fn clip(spans: &[ChordSpan], end: f64) -> Vec<ChordSpan> {
     let mut out: Vec<ChordSpan> = spans
         .iter()
@@ -128,6 +129,10 @@ fn clip(spans: &[ChordSpan], end: f64) -> Vec<ChordSpan> {
         })
         .filter(|s| s.end > s.start)
         .collect();
+    // a sliver before the first full chord (a clipped pickup chord) joins the next chord
+    if out.len() >= 2 && out[0].end - out[0].start < 0.25 {
+        out.remove(0);
+    }
     if let Some(f) = out.first_mut() {
         f.start = 0.0;
     }
