@@ -15,7 +15,11 @@ fn plan_a_sung_take_to_json_and_midi() {
     let wav = dir.join("take.wav");
     std::fs::write(
         &wav,
-        wav_bytes(&[take.audio.clone()], take.rate, WavFormat::Int16),
+        wav_bytes(
+            std::slice::from_ref(&take.audio),
+            take.rate,
+            WavFormat::Int16,
+        ),
     )
     .unwrap();
     let midi = dir.join("band.mid");
