@@ -282,6 +282,12 @@ fn arrangement_is_well_formed_and_frames_the_vocal() {
                         .all(|n| n.velocity >= 1 && n.velocity <= 127 && n.key <= 127)
                 );
                 assert!(p.notes.iter().all(|n| n.duration > 0.0 && n.start >= 0.0));
+                // one key never overlaps itself within a part
+                for (i, n) in p.notes.iter().enumerate() {
+                    if let Some(m) = p.notes[i + 1..].iter().find(|m| m.key == n.key) {
+                        assert!(n.start + n.duration <= m.start + 1e-9, "{tag} {} key {}", p.name, n.key);
+                    }
+                }
                 if p.role.is_percussion() {
                     assert_eq!((p.channel, p.bank), (9, 128), "{tag} {}", p.name);
                 } else {

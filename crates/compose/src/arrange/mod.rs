@@ -791,6 +791,7 @@ fn band(
     }
     for p in &mut out {
         parts::humanize(p, song.profile, &mut rng.fork(&format!("human-{}", p.name)));
+        parts::untangle(p);
         p.mix = mix_for(p.role, variation, song.profile, song.audio_weight);
     }
     out

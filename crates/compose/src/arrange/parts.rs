@@ -739,6 +739,25 @@ fn percussion(song: &Song<'_>, l: &Layer, part: &mut Part) {
     }
 }
 
+/// No two notes of one key overlap in a part: a repeated key cuts the one before it (on one
+/// MIDI channel the earlier note's note-off would otherwise cut the later note short).
+pub(crate) fn untangle(part: &mut Part) {
+    sort(part);
+    let mut last_of_key: [Option<usize>; 128] = [None; 128];
+    for i in 0..part.notes.len() {
+        let k = usize::from(part.notes[i].key.min(127));
+        if let Some(j) = last_of_key[k] {
+            let gap = part.notes[i].start - part.notes[j].start;
+            if part.notes[j].duration > gap - 0.005 {
+                part.notes[j].duration = (gap - 0.005).max(0.01);
+            }
+        }
+        last_of_key[k] = Some(i);
+    }
+    // a note cut to nothing by a simultaneous twin is dropped
+    part.notes.retain(|n| n.duration > 0.011);
+}
+
 /// Humanise: timing jitter (normal, σ 4 ms for drums and 7 ms for the rest in `V4_5PLUS`,
 /// 9 / 14 ms in `V5`, the spread of good session players' timing, Friberg & Sundström 2002)
 /// and velocity jitter (σ 4 or 8), with a slight lay-back of the back-beat in swung styles.
