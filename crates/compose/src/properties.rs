@@ -285,7 +285,12 @@ fn arrangement_is_well_formed_and_frames_the_vocal() {
                 // one key never overlaps itself within a part
                 for (i, n) in p.notes.iter().enumerate() {
                     if let Some(m) = p.notes[i + 1..].iter().find(|m| m.key == n.key) {
-                        assert!(n.start + n.duration <= m.start + 1e-9, "{tag} {} key {}", p.name, n.key);
+                        assert!(
+                            n.start + n.duration <= m.start + 1e-9,
+                            "{tag} {} key {}",
+                            p.name,
+                            n.key
+                        );
                     }
                 }
                 if p.role.is_percussion() {
@@ -414,4 +419,99 @@ fn weirdness_widens_the_vocabulary_and_excluded_family_lookup_is_sane() {
         family_of_program(0, 128, PartRole::Drums),
         Some(Family::Drums)
     );
+}
+
+fn arb_analysis() -> impl Strategy<Value = Analysis> {
+    (
+        2u8..=12,
+        2usize..160,
+        40.0f64..240.0,
+        proptest::collection::vec(
+            (-5.0f64..80.0, 0.0f64..3.0, 30.0f32..90.0, 0.0f32..1.0),
+            0..120,
+        ),
+        0usize..12,
+        any::<bool>(),
+        0usize..4,
+    )
+        .prop_map(|(bpb, n, bpm, raw, tonic, minor, phrase_junk)| {
+            let spb = 60.0 / bpm;
+            let grid = BeatGrid::new(
+                (0..n).map(|i| 0.3 + i as f64 * spb).collect(),
+                bpb,
+                n % usize::from(bpb),
+            )
+            .expect("grid");
+            let mut notes: Vec<Note> = raw
+                .iter()
+                .map(|&(on, len, p, s)| Note {
+                    onset: on,
+                    offset: on + len,
+                    pitch: p,
+                    salience: s,
+                })
+                .collect();
+            notes.sort_by(|a, b| a.onset.total_cmp(&b.onset));
+            let duration = 0.3 + n as f64 * spb + 1.0;
+            let phrases = if phrase_junk == 0 {
+                // inconsistent phrases must not break anything
+                vec![bandmate_core::Phrase {
+                    start: 1.0,
+                    end: 0.5,
+                    first_note: 7,
+                    end_note: 300,
+                }]
+            } else {
+                crate::phrasing::phrases_from_notes(&notes, &grid)
+            };
+            Analysis {
+                duration_s: duration,
+                tuning_cents: 12.0,
+                f0: F0Track {
+                    hop_s: 0.01,
+                    hz: vec![],
+                    voicing: vec![],
+                },
+                loudness: Envelope {
+                    hop_s: 0.01,
+                    db: vec![-20.0; (duration * 50.0) as usize],
+                },
+                notes,
+                phrases,
+                onsets: vec![],
+                tempo_bpm: bpm,
+                beats: grid,
+                key: Key::new(
+                    PitchClass::new(tonic as i32),
+                    if minor { Mode::Minor } else { Mode::Major },
+                ),
+                key_confidence: 0.5,
+            }
+        })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, .. ProptestConfig::default() })]
+
+    /// Any analysis the contract allows gives a plan, two arrangements and MIDI files without
+    /// panicking: notes outside the grid, odd meters, no notes, nonsense phrases.
+    #[test]
+    fn any_analysis_is_arranged(a in arb_analysis(), tag in 0usize..16, seed in any::<u64>(), w in 0u8..=100) {
+        let params = GenerationParams {
+            tags: TAGS[tag].into(),
+            weirdness: Weight::from_hundredths(w),
+            seed,
+            ..GenerationParams::default()
+        };
+        let plan = crate::plan(&a, &params).unwrap();
+        prop_assert!(!plan.chords.is_empty());
+        prop_assert!(plan.chords.iter().all(|c| c.end > c.start && c.start >= 0.0 && c.end <= a.duration_s + 1e-9));
+        for v in [1u8, 2] {
+            let arr = crate::arrange(&a, &plan, &params, v).unwrap();
+            prop_assert!(arr.vocal_offset_s >= 0.0);
+            prop_assert!(arr.length_s.is_finite());
+            let midi = crate::to_midi(&arr);
+            prop_assert!(midly::Smf::parse(&midi).is_ok());
+        }
+    }
 }

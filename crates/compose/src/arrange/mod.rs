@@ -390,7 +390,10 @@ fn write_intro(
         .first()
         .map_or(f64::INFINITY, |n| grid.beat_at(n.onset + offset));
     for bar in 0..entry_bar {
-        let src_bar = entry_bar + (bar + entry_bar * 4 - entry_bar) % entry_bar.clamp(1, 4);
+        // the intro plays the vocal's first `l` bars in order, so its last bar is the one
+        // before the vocal's first bar in the cycle (a turnaround into the verse)
+        let l = entry_bar.clamp(1, 4);
+        let src_bar = entry_bar + (bar + l - entry_bar % l) % l;
         for k in 0..bpb {
             let dst = bar * bpb + k;
             let src = src_bar * bpb + k;
