@@ -1752,6 +1752,18 @@ pub fn family_of_program(program: u8, bank: u16, role: bandmate_core::PartRole) 
     })
 }
 
+/// Pad colours for weird requests (weirdness >= 0.7, variation 2): sounds no style uses as
+/// its default pad.
+pub fn unusual_pads() -> [Layer; 5] {
+    [
+        layer!(SWEEP_PAD, Pad, "", 1),
+        layer!(CHOIR_PAD, Pad, "", 1),
+        layer!(OOHS, Pad, "", 1),
+        layer!(inst!("Metallic pad", 93, Pad), Pad, "", 1),
+        layer!(inst!("Bowed glass", 92, Pad), Pad, "", 1),
+    ]
+}
+
 /// Instruments a tag can add to any band (piano, strings …), by family.
 pub fn instrument_for(family: Family) -> Layer {
     match family {

@@ -86,6 +86,7 @@ pub(crate) struct Song<'a> {
     /// Vocal range (midi low, high).
     pub vocal_range: (i32, i32),
     pub audio_weight: f32,
+    pub weirdness: f32,
     pub key: bandmate_core::Key,
 }
 
@@ -300,6 +301,7 @@ pub fn arrange(
         pad_window,
         vocal_range: (vlo, vhi),
         audio_weight: params.audio_weight.get(),
+        weirdness: params.weirdness.get(),
         key: plan.key,
     };
 
@@ -783,10 +785,23 @@ fn band(
             ));
         }
     }
-    for (i, layer) in layers_for(style, variation, params.model)
-        .iter()
-        .enumerate()
-    {
+    let mut layers = layers_for(style, variation, params.model);
+    // weirdness: from 0.7 the second variation swaps its pad for an unusual colour
+    if variation == 2 && params.weirdness.get() >= 0.7 {
+        let unusual = crate::style::unusual_pads();
+        let pick = unusual[(params.seed % unusual.len() as u64) as usize];
+        if let Some(l) = layers
+            .iter_mut()
+            .find(|l| matches!(l.role, PartRole::Pad | PartRole::Strings) && l.pattern.is_empty())
+            && !style.excluded_families.contains(&pick.instrument.family)
+        {
+            *l = Layer {
+                from_level: l.from_level,
+                ..pick
+            };
+        }
+    }
+    for (i, layer) in layers.iter().enumerate() {
         let mut r = rng.fork(&format!("layer-{i}"));
         if let Some(p) = parts::layer(song, layer, &mut r) {
             out.push(p);

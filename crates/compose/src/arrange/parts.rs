@@ -500,6 +500,18 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
         let bar_end = (bar.beat + bar.len) as f64;
         for (i, &(beat, c)) in hits.iter().enumerate() {
             let chord = song.chord_at(beat + 0.01);
+            // pattern temperature: weaker hits are left out now and then, more as
+            // weirdness grows and in V5's looser playing (never a chord's first hit)
+            let changes_here = i == 0 || song.chord_at(hits[i - 1].0 + 0.01) != chord;
+            let skip_p = 0.12 * song.weirdness
+                + if song.profile == ModelProfile::V5 {
+                    0.05
+                } else {
+                    0.0
+                };
+            if !changes_here && c != b'X' && rng.chance(f64::from(skip_p)) {
+                continue;
+            }
             let v = voicing::voice(chord, voices, window, spread, prev.as_deref());
             // the length: until the next hit, held through '-'
             let next = hits.get(i + 1).map_or(bar_end, |h| h.0);
@@ -565,7 +577,6 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
                 }
             }
         }
-        let _ = rng;
     }
     if pedal_down {
         let end = song.grid.beats[song.grid.len() - 1] + 2.0;
