@@ -515,3 +515,47 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn the_band_follows_the_singers_energy() {
+    let m = melody(9, false, 100.0, 4, 16, 4);
+    let mut a = analysis_of(&m);
+    // the first eight bars sung softly, the last eight loudly
+    let half = m.lead_in_s + 8.0 * 4.0 * 0.6;
+    for (i, d) in a.loudness.db.iter_mut().enumerate() {
+        let t = i as f64 * a.loudness.hop_s;
+        if *d > -80.0 {
+            *d = if t < half { -40.0 } else { -10.0 };
+        }
+    }
+    for model in [ModelProfile::V45Plus, ModelProfile::V5] {
+        let params = GenerationParams {
+            tags: "pop".into(),
+            model,
+            seed: 2,
+            ..GenerationParams::default()
+        };
+        let plan = crate::plan(&a, &params).unwrap();
+        let arr = crate::arrange(&a, &plan, &params, 1).unwrap();
+        let (q0, q1) = (m.lead_in_s + arr.vocal_offset_s, half + arr.vocal_offset_s);
+        let l1 = m.lead_in_s + 16.0 * 4.0 * 0.6 + arr.vocal_offset_s;
+        let stats = |t0: f64, t1: f64| -> (f64, f64) {
+            let notes: Vec<&bandmate_core::NoteEvent> = arr
+                .parts
+                .iter()
+                .flat_map(|p| p.notes.iter())
+                .filter(|n| n.start >= t0 && n.start < t1)
+                .collect();
+            let vel = notes.iter().map(|n| f64::from(n.velocity)).sum::<f64>()
+                / notes.len().max(1) as f64;
+            (notes.len() as f64 / (t1 - t0), vel)
+        };
+        let (dq, vq) = stats(q0, q1);
+        let (dl, vl) = stats(q1, l1);
+        assert!(dl > dq, "{model}: {dl:.1} notes/s loud vs {dq:.1} quiet");
+        assert!(
+            vl > vq + 5.0,
+            "{model}: velocity {vl:.0} loud vs {vq:.0} quiet"
+        );
+    }
+}

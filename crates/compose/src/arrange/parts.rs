@@ -327,8 +327,14 @@ pub(crate) fn bass(
                 events.push((b, Some(n), 96.0));
             }
         } else {
+            // density by section: a quiet bar (level 1) keeps a busy line's on-beat notes
+            let thin =
+                bar.level <= 1 && pat.iter().filter(|&&c| c.is_ascii_alphanumeric()).count() > 6;
             for (idx, beat) in steps(bar, bi, song.feel) {
                 let ch = pat[idx % pat.len()];
+                if thin && (beat - beat.floor()).abs() > 1e-6 && ch != b'-' {
+                    continue;
+                }
                 let c = song.chord_at(beat + 0.01);
                 let note = match ch {
                     b'R' => Some(root_near(c.bass_note().index(), prev)),
@@ -480,8 +486,13 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
         }
         // hits of this bar: (beat, char)
         let mut hits: Vec<(f64, u8)> = Vec::new();
+        // density by section: in a quiet bar (level 1) a busy pattern keeps its on-beat hits
+        let thin = bar.level <= 1 && pat.iter().filter(|&&c| c != b'.' && c != b'-').count() > 6;
         for k in 0..bar.len * 4 {
             let c = pat[k % pat.len()];
+            if thin && k % 4 != 0 {
+                continue;
+            }
             if c != b'.' && c != b'-' {
                 hits.push((bar.beat as f64 + k as f64 / 4.0, c));
             }
