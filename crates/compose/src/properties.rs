@@ -559,3 +559,32 @@ fn the_band_follows_the_singers_energy() {
         );
     }
 }
+
+#[test]
+fn absurd_inputs_are_refused_or_survived() {
+    let m = melody(0, false, 100.0, 4, 4, 1);
+    let mut a = analysis_of(&m);
+    a.duration_s = 1.0e7;
+    let params = GenerationParams::default();
+    assert!(matches!(
+        crate::plan(&a, &params),
+        Err(crate::ComposeError::TooLong { .. })
+    ));
+    let mut b = analysis_of(&m);
+    b.notes[0].onset = f64::NEG_INFINITY;
+    b.notes[1].offset = f64::NAN;
+    b.notes[2].onset = -1.0e9;
+    let plan = crate::plan(&b, &params);
+    assert!(
+        matches!(plan, Err(crate::ComposeError::TooLong { .. })),
+        "{plan:?}"
+    );
+    let mut c = analysis_of(&m);
+    c.notes[0].onset = f64::NEG_INFINITY;
+    c.notes[1].pitch = f32::NAN;
+    let plan = crate::plan(&c, &params).unwrap();
+    for v in [1u8, 2] {
+        let arr = crate::arrange(&c, &plan, &params, v).unwrap();
+        assert!(midly::Smf::parse(&crate::to_midi(&arr)).is_ok());
+    }
+}

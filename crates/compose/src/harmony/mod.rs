@@ -110,25 +110,34 @@ pub fn harmony_grid(a: &Analysis) -> BeatGrid {
     let n = g.len();
     let p0 = g.beats[1] - g.beats[0];
     let p1 = g.beats[n - 1] - g.beats[n - 2];
-    let first_t = a
-        .notes
-        .first()
-        .map_or(0.0, |x| x.onset)
-        .min(0.0)
-        .min(g.beats[0]);
-    let last_t = a
+    let finite = a
         .notes
         .iter()
+        .filter(|x| x.onset.is_finite() && x.offset.is_finite());
+    let first_t = finite
+        .clone()
+        .map(|x| x.onset)
+        .fold(0.0f64, f64::min)
+        .min(g.beats[0]);
+    let duration = if a.duration_s.is_finite() {
+        a.duration_s
+    } else {
+        0.0
+    };
+    let last_t = finite
         .map(|x| x.offset)
-        .fold(a.duration_s, f64::max)
+        .fold(duration, f64::max)
         .max(g.beats[n - 1]);
-    let k0 = ((g.beats[0] - first_t) / p0 - 1e-9).ceil().max(0.0) as usize;
+    // extensions are capped past the arrangement limit: a longer song is refused later
+    // (`ComposeError::TooLong`) instead of being allocated here
+    let cap = (crate::MAX_BEATS + 64) as f64;
+    let k0 = ((g.beats[0] - first_t) / p0 - 1e-9).ceil().clamp(0.0, cap) as usize;
     let fd = g.first_downbeat % bpb;
     let before = k0 + (bpb - (fd + k0) % bpb) % bpb;
     // beats after the last one so that the last beat's span reaches `last_t`
     let k1 = ((last_t - g.beats[n - 1]) / p1 - 1.0 + 1e-9)
         .ceil()
-        .max(0.0) as usize;
+        .clamp(0.0, cap) as usize;
     let total = before + n + k1;
     let after = k1 + (bpb - total % bpb) % bpb;
     g.extended(before, after, 0.0)
