@@ -588,3 +588,44 @@ fn absurd_inputs_are_refused_or_survived() {
         assert!(midly::Smf::parse(&crate::to_midi(&arr)).is_ok());
     }
 }
+
+#[test]
+fn named_instruments_play_and_style_weight_one_plays_only_them() {
+    let m = melody(5, false, 122.0, 4, 8, 6);
+    let a = analysis_of(&m);
+    let fams = |arr: &bandmate_core::Arrangement| -> Vec<Family> {
+        arr.parts
+            .iter()
+            .filter_map(|p| family_of_program(p.program, p.bank, p.role))
+            .collect()
+    };
+    // a hint: the piano joins the EDM band
+    let params = GenerationParams {
+        tags: "edm, piano, strings".into(),
+        seed: 1,
+        ..GenerationParams::default()
+    };
+    let plan = crate::plan(&a, &params).unwrap();
+    assert_eq!(plan.style.id, "edm");
+    let arr = crate::arrange(&a, &plan, &params, 1).unwrap();
+    assert!(fams(&arr).contains(&Family::Piano), "{:?}", fams(&arr));
+    assert!(fams(&arr).contains(&Family::Strings), "{:?}", fams(&arr));
+    // literal: jazz with only a piano (and the rhythm section)
+    let params = GenerationParams {
+        tags: "jazz, piano".into(),
+        style_weight: Weight::ONE,
+        seed: 1,
+        ..GenerationParams::default()
+    };
+    let plan = crate::plan(&a, &params).unwrap();
+    for v in [1u8, 2] {
+        let arr = crate::arrange(&a, &plan, &params, v).unwrap();
+        for f in fams(&arr) {
+            assert!(
+                matches!(f, Family::Piano | Family::Drums | Family::Bass),
+                "v{v}: {f:?} plays though only the piano was named"
+            );
+        }
+        assert!(fams(&arr).contains(&Family::Piano));
+    }
+}
