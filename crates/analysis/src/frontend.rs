@@ -22,6 +22,33 @@ pub struct Signal {
     pub x: Vec<f32>,
     /// Number of analysis frames (`ceil(len / HOP)`).
     pub frames: usize,
+    /// Prefix sums of squared samples (`energy[k]` = sum of `x[..k]²`), for O(1) window energy.
+    pub energy: Vec<f64>,
+}
+
+impl Signal {
+    /// A signal from samples at the analysis rate.
+    pub fn new(x: Vec<f32>) -> Self {
+        let mut energy = Vec::with_capacity(x.len() + 1);
+        let mut acc = 0.0f64;
+        energy.push(0.0);
+        for &s in &x {
+            acc += f64::from(s) * f64::from(s);
+            energy.push(acc);
+        }
+        let frames = x.len().div_ceil(HOP);
+        Self { x, frames, energy }
+    }
+
+    /// Mean square of `x[a..b]` (clamped to the signal), 0 for an empty window.
+    pub fn mean_square(&self, a: usize, b: usize) -> f64 {
+        let (a, b) = (a.min(self.x.len()), b.min(self.x.len()));
+        if b > a {
+            (self.energy[b] - self.energy[a]) / (b - a) as f64
+        } else {
+            0.0
+        }
+    }
 }
 
 /// Downmix, resample to the analysis rate and high-pass.
@@ -29,8 +56,7 @@ pub fn prepare(audio: &AudioBuffer) -> Signal {
     let mono = audio.to_mono();
     let mut x = resample(&mono, audio.rate().hz(), ANALYSIS_RATE, Quality::Analysis);
     highpass_50(&mut x);
-    let frames = x.len().div_ceil(HOP);
-    Signal { x, frames }
+    Signal::new(x)
 }
 
 /// Second-order Butterworth high-pass at 50 Hz (RBJ cookbook, Q = 1/sqrt 2), in place.
@@ -58,25 +84,11 @@ fn highpass_50(x: &mut [f32]) {
 
 /// RMS level per hop over a 20 ms window centred on the frame, in dBFS (floored at -120).
 pub fn level_envelope(sig: &Signal) -> Envelope {
-    let x = &sig.x;
     let half = HOP; // 20 ms window = two hops
-    // prefix sums of squares for O(1) windows
-    let mut pre = Vec::with_capacity(x.len() + 1);
-    let mut acc = 0.0f64;
-    pre.push(0.0);
-    for &s in x {
-        acc += f64::from(s) * f64::from(s);
-        pre.push(acc);
-    }
     let db = (0..sig.frames)
         .map(|i| {
             let c = i * HOP;
-            let a = c.saturating_sub(half);
-            let b = (c + half).min(x.len());
-            if b <= a {
-                return -120.0;
-            }
-            let ms = (pre[b] - pre[a]) / (b - a) as f64;
+            let ms = sig.mean_square(c.saturating_sub(half), c + half);
             if ms <= 1e-12 {
                 -120.0
             } else {

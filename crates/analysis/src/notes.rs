@@ -272,6 +272,19 @@ pub fn align_f0(f0: &mut F0Track, notes: &[Note]) {
     }
 }
 
+/// Mean tracked pitch over a run (its semitone when no frame has a pitch).
+fn mean_pitch(g: &Seg, m: &[f32]) -> f32 {
+    let (sum, n) = m[g.start..g.end]
+        .iter()
+        .filter(|x| x.is_finite())
+        .fold((0.0f32, 0usize), |(s, n), &x| (s + x, n + 1));
+    if n == 0 {
+        g.semi as f32
+    } else {
+        sum / n as f32
+    }
+}
+
 /// A run shorter than `max_frames` that leads straight into the next note and whose pitch lies
 /// between the previous note's and the next one's (a legato slide), or that starts from rest
 /// below the next note (a scoop), is the start of the next note.
@@ -286,17 +299,7 @@ fn absorb_transitions(segs: &mut Vec<Seg>, m: &[f32], max_frames: usize) {
             i += 1;
             continue;
         }
-        let mean = {
-            let v: Vec<f32> = (g.start..g.end)
-                .map(|k| m[k])
-                .filter(|x| x.is_finite())
-                .collect();
-            if v.is_empty() {
-                g.semi as f32
-            } else {
-                v.iter().sum::<f32>() / v.len() as f32
-            }
-        };
+        let mean = mean_pitch(&g, m);
         let prev = (i > 0 && segs[i - 1].end == g.start).then(|| segs[i - 1]);
         let transition = match prev {
             Some(p) => {
@@ -324,17 +327,7 @@ fn merge_glides(segs: &mut Vec<Seg>, m: &[f32], min_frames: usize) {
         let g = segs[idx];
         let prev = (idx > 0 && segs[idx - 1].end == g.start).then(|| idx - 1);
         let next = (idx + 1 < segs.len() && segs[idx + 1].start == g.end).then_some(idx + 1);
-        let centre = {
-            let v: Vec<f32> = (g.start..g.end)
-                .map(|i| m[i])
-                .filter(|x| x.is_finite())
-                .collect();
-            if v.is_empty() {
-                g.semi as f32
-            } else {
-                v.iter().sum::<f32>() / v.len() as f32
-            }
-        };
+        let centre = mean_pitch(&g, m);
         let target = match (prev, next) {
             (Some(p), Some(q)) => {
                 if (segs[p].semi as f32 - centre).abs() <= (segs[q].semi as f32 - centre).abs() {

@@ -98,7 +98,7 @@ pub fn onset_function(sig: &Signal) -> OnsetFunction {
         // Lengths are fixed by the plan; the call cannot fail.
         let _ = fft.process_with_scratch(&mut buf, &mut spec, &mut scratch);
         for (m, c) in mag.iter_mut().zip(&spec) {
-            *m = c.norm();
+            *m = (c.re * c.re + c.im * c.im).sqrt();
         }
         let row = &mut bands[i * nb..(i + 1) * nb];
         for (r, (first, w)) in row.iter_mut().zip(&fb) {

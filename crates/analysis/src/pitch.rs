@@ -235,22 +235,7 @@ pub fn candidates(sig: &Signal, settings: &PitchSettings) -> Candidates {
     let rate = ANALYSIS_RATE as f32;
 
     // Gate: frame energy against the loudest frame.
-    let mut pre_all = Vec::with_capacity(x.len() + 1);
-    let mut acc = 0.0f64;
-    pre_all.push(0.0);
-    for &s in x {
-        acc += f64::from(s) * f64::from(s);
-        pre_all.push(acc);
-    }
-    let frame_energy = |c: usize| -> f64 {
-        let a = c.saturating_sub(half).min(x.len());
-        let b = (c + half).min(x.len());
-        if b > a {
-            (pre_all[b] - pre_all[a]) / (b - a) as f64
-        } else {
-            0.0
-        }
-    };
+    let frame_energy = |c: usize| -> f64 { sig.mean_square(c.saturating_sub(half), c + half) };
     let loudest = (0..sig.frames)
         .map(|i| frame_energy(i * HOP))
         .fold(0.0f64, f64::max);

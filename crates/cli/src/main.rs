@@ -2,6 +2,7 @@
 //!
 //! `main` turns every error into one clear line on stderr and a non-zero exit code.
 
+mod accompany;
 mod analyze;
 mod plan;
 mod synth;
@@ -18,6 +19,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Add a band to a vocal, offline: writes the finished song(s).
+    Accompany(Box<accompany::Args>),
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
     /// Plan the band for a vocal: key, tempo, chords and style from the tags; MIDI on request.
@@ -29,6 +32,7 @@ enum Command {
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Accompany(args) => accompany::run(*args),
         Command::Analyze(args) => analyze::run(args),
         Command::Plan(args) => plan::run(args),
         Command::SynthVocal(args) => synth::run(args),

@@ -16,8 +16,9 @@
 
 use std::path::PathBuf;
 
+use bandmate_analysis::{AnalysisError, AnalysisSettings};
 use bandmate_audio::{DecodeError, DecodeLimits};
-use bandmate_core::{AudioBuffer, GenerationParams};
+use bandmate_core::{Analysis, AudioBuffer, GenerationParams};
 
 /// Engine settings, with documented defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +107,8 @@ pub struct Prepared {
     pub vocal: AudioBuffer,
     /// Codec of the input (`mp3`, `pcm_s16le`, …).
     pub codec: String,
+    /// What was heard in the vocal.
+    pub analysis: Analysis,
 }
 
 /// One finished variation.
@@ -175,20 +178,35 @@ impl Engine {
         progress(Stage::Decode);
         let decoded = bandmate_audio::decode(input, extension, &self.config.decode_limits)?;
         progress(Stage::Analyse);
+        let settings = AnalysisSettings::for_voice(params.vocal_gender);
+        let analysis =
+            bandmate_analysis::analyze(&decoded.audio, &settings).map_err(|e| match e {
+                AnalysisError::NoMelody { .. } => EngineError::Unusable(e.to_string()),
+                other => EngineError::Internal(other.to_string()),
+            })?;
         progress(Stage::Harmonise);
         Ok(Prepared {
             params: params.clone(),
             vocal: decoded.audio,
             codec: decoded.codec,
+            analysis,
         })
     }
 
     /// The plan as JSON (key, tempo, beats, chord chart, style, unknown tags), for the `text`
     /// callback and the record.
     pub fn plan_json(&self, prepared: &Prepared) -> serde_json::Value {
+        let a = &prepared.analysis;
         serde_json::json!({
             "durationSeconds": prepared.vocal.duration_s(),
             "codec": prepared.codec,
+            "key": a.key.to_string(),
+            "keyConfidence": a.key_confidence,
+            "tempo": a.tempo_bpm,
+            "beatsPerBar": a.beats.beats_per_bar,
+            "beats": a.beats.beats,
+            "downbeats": a.beats.downbeats(),
+            "tuningCents": a.tuning_cents,
         })
     }
 
