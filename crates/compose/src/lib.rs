@@ -13,7 +13,7 @@
 //!
 //! How each request field acts is written in `docs/compose.md` and in the module docs:
 //! [`tags`] (tags, negativeTags, styleWeight), [`harmony`] (audioWeight, weirdnessConstraint),
-//! [`arrange`] (model, vocal range, two variations).
+//! [`mod@arrange`] (model, vocal range, two variations).
 
 pub mod arrange;
 pub mod harmony;

@@ -2,9 +2,9 @@
 //!
 //! A beat-level hidden Markov model in the MySong/Songsmith tradition (Simon, Morris & Basu,
 //! CHI 2008). The hidden state is the chord sounding on each beat, drawn from a vocabulary
-//! that grows with `weirdnessConstraint` ([`vocab`]). Each beat's observation is the melody
+//! that grows with `weirdnessConstraint` (module `vocab`). Each beat's observation is the melody
 //! heard over it: pitch classes weighted by how long they sound, by the metrical strength of
-//! their onset and by their salience, scored against a chord-tone profile ([`model`]). Between
+//! their onset and by their salience, scored against a chord-tone profile (module `model`). Between
 //! beats the chord either stays or changes; the chance of a change depends on the metrical
 //! position (bar lines first, then the half bar, weak beats rarely) and on the style's
 //! harmonic rhythm, so one or two chords a bar is the habit and more appear only where the
