@@ -4,6 +4,7 @@
 
 mod accompany;
 mod analyze;
+mod plan;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -22,6 +23,8 @@ enum Command {
     Accompany(Box<accompany::Args>),
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
+    /// Plan the band for a vocal: key, tempo, chords and style from the tags; MIDI on request.
+    Plan(plan::Args),
     /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
     SynthVocal(synth::Args),
 }
@@ -31,6 +34,7 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Accompany(args) => accompany::run(*args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::SynthVocal(args) => synth::run(args),
     };
     match result {
