@@ -21,6 +21,9 @@ pub struct Args {
     /// Print the prediction JSON of the evaluation kit instead of a summary.
     #[arg(long)]
     json: bool,
+    /// Tags for the chords the JSON includes (the default band when empty).
+    #[arg(long, default_value = "")]
+    tags: String,
 }
 
 fn parse_gender(s: &str) -> Result<VocalGender, String> {
@@ -44,7 +47,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     if args.json {
         println!(
             "{}",
-            serde_json::to_string(&Prediction::from_analysis(&analysis))?
+            serde_json::to_string(&{
+                let (chords, key) = crate::plan::default_chords(&analysis, &args.tags)?;
+                Prediction::from_analysis(&analysis).with_chords(&chords, key)
+            })?
         );
         return Ok(());
     }

@@ -5,6 +5,7 @@
 mod accompany;
 mod analyze;
 mod keys;
+mod plan;
 mod serve;
 mod synth;
 
@@ -30,6 +31,8 @@ enum Command {
     Worker(serve::WorkerArgs),
     /// Manage API keys: create, list, revoke, credit.
     Keys(keys::Args),
+    /// Plan the band for a vocal: key, tempo, chords and style from the tags; MIDI on request.
+    Plan(plan::Args),
     /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
     SynthVocal(synth::Args),
 }
@@ -42,6 +45,7 @@ fn main() -> std::process::ExitCode {
         Command::Serve(args) => serve::run(args),
         Command::Worker(args) => serve::run_worker(args),
         Command::Keys(args) => keys::run(args),
+        Command::Plan(args) => plan::run(args),
         Command::SynthVocal(args) => synth::run(args),
     };
     match result {
