@@ -302,3 +302,55 @@ async fn a_panic_fails_that_task_only() {
         .unwrap();
     assert_eq!(h.status(), 200);
 }
+
+#[tokio::test]
+async fn retention_removes_media_and_records() {
+    let files = FileServer::start().await;
+    let cb = Receiver::start().await;
+    let s = spawn(
+        |c| {
+            c.retention.media_hours = 1e-9;
+            c.retention.records_hours = 1e-9;
+        },
+        Some(FakeBand::new(Duration::ZERO)),
+    )
+    .await;
+    let vocal = files.put("take.wav", "audio/wav", vocal_wav());
+    let task = s.submit(&s.key, &body(&vocal, &cb.url("retention"))).await["data"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let d = s.wait_terminal(&s.key, &task).await;
+    assert_eq!(d["status"], "SUCCESS");
+    let song = d["response"]["sunoData"][0]["audioUrl"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // Expired media answer 404 even before the sweeper runs.
+    assert_eq!(s.http.get(&song).send().await.unwrap().status(), 404);
+    cb.wait_for(&task, 3).await;
+    // A record stays while a callback of it is pending; once the outbox recorded the
+    // deliveries, the sweep removes it.
+    let start = std::time::Instant::now();
+    let mut files_removed = 0;
+    loop {
+        let (f, t) = bandmate_server::worker::sweep_once(s.app()).await.unwrap();
+        files_removed += f;
+        if t == 1 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "the record was swept"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert!(
+        files_removed >= 6,
+        "input, song, instrumental, MIDI, cover, stems: {files_removed}"
+    );
+    assert_eq!(s.record(&s.key, &task).await["msg"], "recordInfo is null");
+    let media = s.dir.path().join("media");
+    let left = std::fs::read_dir(&media).map_or(0, |d| d.count());
+    assert_eq!(left, 0, "no file of the task is left on disk");
+}
