@@ -12,9 +12,15 @@ use serde_json::{Value, json};
 
 const SUBMIT: &str = "/api/v1/generate/add-instrumental";
 
+/// These tests are about the API surface, not the music: a stand-in pipeline spares each
+/// server the engine's start-up (the real engine runs in `flow.rs` and `browser.rs`).
+fn band() -> Option<std::sync::Arc<dyn bandmate_server::Pipeline>> {
+    Some(FakeBand::new(Duration::ZERO))
+}
+
 #[tokio::test]
 async fn validation_errors_name_the_field_and_rule() {
-    let s = spawn(|_| {}, None).await;
+    let s = spawn(|_| {}, band()).await;
     let good = body("https://example.com/a.mp3", "https://example.com/cb");
     let cases: Vec<(Value, &str)> = vec![
         (
@@ -114,7 +120,7 @@ async fn validation_errors_name_the_field_and_rule() {
 #[tokio::test]
 async fn auth_and_cross_key_isolation() {
     let files = FileServer::start().await;
-    let s = spawn(|_| {}, None).await;
+    let s = spawn(|_| {}, band()).await;
     let b = body(
         &files.set("gone.wav", Served::Status(404)),
         "https://example.com/cb",
@@ -170,7 +176,7 @@ async fn credits_are_taken_at_submit_and_refunded_on_failure() {
             c.credits.task_cost = 10;
             c.workers.count = -1;
         },
-        None,
+        band(),
     )
     .await;
     let key = s.new_key(15, None, None).await;
@@ -189,7 +195,7 @@ async fn credits_are_taken_at_submit_and_refunded_on_failure() {
     );
     assert_eq!(s.get("/api/v1/chat/credit", &key).await["data"], 5);
     s.stop().await;
-    let s = spawn_in(s.dir.clone(), |c| c.credits.task_cost = 10, None).await;
+    let s = spawn_in(s.dir.clone(), |c| c.credits.task_cost = 10, band()).await;
     let d = s.wait_terminal(&key, &task).await;
     assert_eq!(d["status"], "CREATE_TASK_FAILED");
     // Refunded with the failure.
@@ -203,7 +209,7 @@ async fn rate_limit_rejects_and_does_not_queue() {
             c.credits.task_cost = 1;
             c.workers.count = -1;
         },
-        None,
+        band(),
     )
     .await;
     let key = s.new_key(100, Some(3), None).await;
@@ -235,7 +241,7 @@ async fn rate_limit_rejects_and_does_not_queue() {
 
 #[tokio::test]
 async fn maintenance_mode_answers_455() {
-    let mut s = spawn(|c| c.server.maintenance = true, None).await;
+    let mut s = spawn(|c| c.server.maintenance = true, band()).await;
     let b = body("https://example.com/a.mp3", "https://example.com/cb");
     let r = s.submit(&s.key, &b).await;
     assert_eq!(
@@ -247,7 +253,7 @@ async fn maintenance_mode_answers_455() {
     s.stop().await;
 
     // The MAINTENANCE file switches it at run time.
-    let s = spawn(|_| {}, None).await;
+    let s = spawn(|_| {}, band()).await;
     assert_eq!(s.submit(&s.key, &b).await["code"], 200);
     let flag = s.dir.path().join("MAINTENANCE");
     std::fs::write(&flag, "").unwrap();
@@ -294,7 +300,7 @@ fn multipart(fields: &[(&str, Option<&str>, &[u8])]) -> (String, Vec<u8>) {
 #[tokio::test]
 async fn uploads_and_downloads_with_ranges() {
     let files = FileServer::start().await;
-    let s = spawn(|_| {}, None).await;
+    let s = spawn(|_| {}, band()).await;
     let wav = vocal_wav();
 
     // Multipart stream upload; the file comes before uploadPath.
@@ -469,7 +475,7 @@ async fn uploads_and_downloads_with_ranges() {
 
 #[tokio::test]
 async fn uploads_expire_with_retention() {
-    let s = spawn(|c| c.retention.uploads_hours = 1e-9, None).await;
+    let s = spawn(|c| c.retention.uploads_hours = 1e-9, band()).await;
     let b64 = base64::engine::general_purpose::STANDARD.encode(b"RIFF0000WAVE");
     let r = s
         .post(
@@ -493,7 +499,7 @@ async fn concurrent_submissions_are_all_stored_once() {
             c.credits.task_cost = 1;
             c.workers.count = -1;
         },
-        None,
+        band(),
     )
     .await;
     let mut keys = Vec::new();
@@ -549,7 +555,7 @@ async fn concurrent_submissions_are_all_stored_once() {
 
 #[tokio::test]
 async fn service_endpoints() {
-    let s = spawn(|_| {}, None).await;
+    let s = spawn(|_| {}, band()).await;
     let h: Value = s
         .http
         .get(format!("{}/healthz", s.base))
@@ -624,7 +630,7 @@ async fn service_endpoints() {
 
 #[tokio::test]
 async fn status_can_mirror_the_envelope_code() {
-    let s = spawn(|c| c.server.mirror_status = true, None).await;
+    let s = spawn(|c| c.server.mirror_status = true, band()).await;
     let r = s
         .http
         .get(format!("{}/api/v1/chat/credit", s.base))
