@@ -132,7 +132,8 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
     }
     config.validate()?;
     init_logs();
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
         let data_dir = config.server.data_dir.clone();
         let workers = config.workers.resolved_count();
         let running = bandmate_server::start_with_engine(
@@ -161,7 +162,11 @@ pub fn run(args: ServeArgs) -> anyhow::Result<()> {
         running.run_until(shutdown_signal()).await;
         println!("bandmate: stopped");
         Ok(())
-    })
+    });
+    // A render still running on the blocking pool was abandoned (its lease given back); do
+    // not wait for it.
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
 
 /// Run `worker`.
@@ -172,7 +177,8 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
     }
     config.validate()?;
     init_logs();
-    runtime()?.block_on(async move {
+    let rt = runtime()?;
+    let result = rt.block_on(async move {
         let workers = config.workers.resolved_count();
         let running = bandmate_server::start_with_engine(
             config,
