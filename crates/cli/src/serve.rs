@@ -194,5 +194,7 @@ pub fn run_worker(args: WorkerArgs) -> anyhow::Result<()> {
         );
         running.run_until(shutdown_signal()).await;
         Ok(())
-    })
+    });
+    rt.shutdown_timeout(std::time::Duration::from_secs(2));
+    result
 }
