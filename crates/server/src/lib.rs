@@ -152,6 +152,8 @@ pub struct Running {
     pub dev_key: Option<String>,
     shutdown: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Held (locked) while this process lives; see [`claim_dead_instances`].
+    _alive: Option<std::fs::File>,
 }
 
 impl Running {
@@ -237,6 +239,11 @@ pub async fn start(
         None
     };
     let app = App::new(config, store, pipeline, base)?;
+    let alive = if roles.workers {
+        Some(claim_dead_instances(&app).await?)
+    } else {
+        None
+    };
     let (tx, rx) = watch::channel(false);
     let mut tasks = Vec::new();
     if let Some(listener) = listener {
@@ -265,5 +272,47 @@ pub async fn start(
         dev_key,
         shutdown: tx,
         tasks,
+        _alive: alive,
     })
+}
+
+/// Liveness of worker processes on this data directory, so a restart resumes a killed
+/// process's tasks at once instead of after their leases expire.
+///
+/// Each process with workers holds an exclusive lock on `<data_dir>/instances/<id>.lock` for
+/// its lifetime (the OS drops the lock when the process dies, however it dies). At start, a
+/// lock file that can be locked belongs to a dead process: its leases are released and the
+/// file removed. Processes on other machines (a shared PostgreSQL) are not seen here; their
+/// leases expire as usual.
+async fn claim_dead_instances(app: &App) -> anyhow::Result<std::fs::File> {
+    let dir = app.config.server.data_dir.join("instances");
+    std::fs::create_dir_all(&dir)?;
+    let mine = std::fs::File::create(dir.join(format!("{}.lock", app.instance)))?;
+    mine.try_lock()
+        .map_err(|e| anyhow::anyhow!("cannot lock this process's instance file: {e}"))?;
+    for entry in std::fs::read_dir(&dir)? {
+        let path = entry?.path();
+        let Some(id) = path
+            .file_name()
+            .and_then(|n| n.to_str())
+            .and_then(|n| n.strip_suffix(".lock"))
+            .map(str::to_string)
+        else {
+            continue;
+        };
+        if id == app.instance {
+            continue;
+        }
+        let Ok(other) = std::fs::File::open(&path) else {
+            continue;
+        };
+        if other.try_lock().is_ok() {
+            let released = app.store.release_instance(&id).await?;
+            if released > 0 {
+                tracing::info!("resuming {released} tasks of a stopped process ({id})");
+            }
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    Ok(mine)
 }

@@ -130,7 +130,8 @@ async fn a_killed_server_resumes_the_task_where_it_stopped() {
     let files = FileServer::start().await;
     let cb = Receiver::start().await;
     let slow = FakeBand::new(Duration::from_millis(1500));
-    let mut first = spawn(|c| c.workers.lease_s = 1.0, Some(slow.clone())).await;
+    // A long lease: only knowing the first process is dead lets the second resume at once.
+    let mut first = spawn(|c| c.workers.lease_s = 60.0, Some(slow.clone())).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
     let task = first
         .submit(&first.key, &body(&vocal, &cb.url("restart")))

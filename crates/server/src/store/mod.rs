@@ -401,6 +401,9 @@ pub trait Store: Send + Sync + 'static {
     async fn heartbeat(&self, task_id: &str, owner: &str, lease_until: i64) -> StoreResult<bool>;
     /// Give a lease back without counting the attempt (graceful shutdown).
     async fn release(&self, task_id: &str, owner: &str) -> StoreResult<()>;
+    /// Expire every lease held by a process that is known to be dead (lease owners are
+    /// `<instance>-w<n>`); returns how many tasks were released. Their attempt stays counted.
+    async fn release_instance(&self, instance: &str) -> StoreResult<u64>;
     /// Apply one step; false when `owner` lost the lease (nothing was written).
     async fn advance(&self, step: Advance, now: i64) -> StoreResult<bool>;
     /// Fail a task for good, refund its credits, enqueue the error callback; false when it

@@ -565,6 +565,18 @@ impl Store for SqliteStore {
         Ok(())
     }
 
+    async fn release_instance(&self, instance: &str) -> StoreResult<u64> {
+        let r = sqlx::query(
+            "UPDATE tasks SET lease_until = 0, lease_owner = NULL
+             WHERE active = 1 AND substr(lease_owner, 1, length(?) + 1) = ? || '-'",
+        )
+        .bind(instance)
+        .bind(instance)
+        .execute(&self.writer)
+        .await?;
+        Ok(r.rows_affected())
+    }
+
     async fn advance(&self, step: Advance, now: i64) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let r = sqlx::query(
