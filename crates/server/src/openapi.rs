@@ -1,6 +1,6 @@
 //! `/openapi.json`: an OpenAPI 3.1 description of every endpoint, written by hand from the
-//! contract (API.md) so the document says exactly what the handlers do. A test checks that
-//! every route of the router is described.
+//! contract (API.md) so the document says exactly what the handlers do. The service-endpoints
+//! test in `tests/api.rs` checks every endpoint is described.
 
 use axum::Json;
 use axum::extract::State;
@@ -120,6 +120,8 @@ pub fn document(base: &str) -> Value {
                 "responses": {"200": {"description": "text exposition format"}}}},
             "/openapi.json": {"get": {"summary": "This document", "security": [],
                 "responses": {"200": {"description": "OpenAPI 3.1"}}}},
+            "/player/callback": {"post": {"summary": "The web player's callback sink: callbacks addressed to the server itself are recorded as delivered without a request", "security": [],
+                "responses": {"200": {"description": "envelope with data null"}}}},
             "/": {"get": {"summary": "The web player", "security": [],
                 "responses": {"200": {"description": "HTML"}}}}
         },

@@ -586,8 +586,12 @@ async fn service_endpoints() {
         "/api/file-base64-upload",
         "/api/file-url-upload",
         "/files/{id}/{name}",
+        "/files/{id}",
         "/healthz",
         "/metrics",
+        "/openapi.json",
+        "/player/callback",
+        "/",
     ] {
         assert!(doc["paths"][p].is_object(), "{p} is described");
     }
