@@ -163,6 +163,16 @@ impl Running {
         for t in self.tasks {
             let _ = tokio::time::timeout(Duration::from_secs(10), t).await;
         }
+        if self._alive.is_some() {
+            let lock = self
+                .app
+                .config
+                .server
+                .data_dir
+                .join("instances")
+                .join(format!("{}.lock", self.app.instance));
+            let _ = std::fs::remove_file(lock);
+        }
     }
 
     /// Stop abruptly, as a killed process would: no lease is given back.
