@@ -4,7 +4,9 @@
 
 mod accompany;
 mod analyze;
+mod keys;
 mod plan;
+mod serve;
 mod synth;
 
 use clap::{Parser, Subcommand};
@@ -23,6 +25,12 @@ enum Command {
     Accompany(Box<accompany::Args>),
     /// Analyse a vocal: key, tempo, beats, notes and f0.
     Analyze(analyze::Args),
+    /// Serve the API, the web player and the workers.
+    Serve(serve::ServeArgs),
+    /// Run workers only (sharing the database and data directory with `serve`).
+    Worker(serve::WorkerArgs),
+    /// Manage API keys: create, list, revoke, credit.
+    Keys(keys::Args),
     /// Plan the band for a vocal: key, tempo, chords and style from the tags; MIDI on request.
     Plan(plan::Args),
     /// Render a synthetic vocal take (and its ground truth) for tests and benchmarks.
@@ -34,6 +42,9 @@ fn main() -> std::process::ExitCode {
     let result = match cli.command {
         Command::Accompany(args) => accompany::run(*args),
         Command::Analyze(args) => analyze::run(args),
+        Command::Serve(args) => serve::run(args),
+        Command::Worker(args) => serve::run_worker(args),
+        Command::Keys(args) => keys::run(args),
         Command::Plan(args) => plan::run(args),
         Command::SynthVocal(args) => synth::run(args),
     };

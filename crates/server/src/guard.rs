@@ -1,0 +1,432 @@
+//! The SSRF guard: Bandmate fetches `uploadUrl`/`fileUrl` and posts to `callBackUrl` on
+//! behalf of whoever holds a key, so it refuses addresses inside the machine's own networks.
+//!
+//! Refused unless the configured [`AllowList`] permits them: loopback (`127.0.0.0/8`, `::1`),
+//! private (RFC 1918 `10/8`, `172.16/12`, `192.168/16`; IPv6 unique-local `fc00::/7`),
+//! link-local (`169.254/16`, `fe80::/10`; this covers the cloud metadata address
+//! `169.254.169.254`), carrier-grade NAT (`100.64/10`, RFC 6598), the unspecified and
+//! broadcast addresses, multicast, the documentation/benchmark ranges, and IPv4-mapped or
+//! NAT64 forms of any of these. Alibaba's metadata address `100.100.100.200` is inside the
+//! CGNAT range. The check runs on literal IPs in URLs, on every redirect hop and on every DNS
+//! answer (through [`GuardedResolver`], so the address checked is the address connected to).
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+
+/// A CIDR block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Cidr {
+    addr: IpAddr,
+    prefix: u8,
+}
+
+impl Cidr {
+    /// Parse `a.b.c.d/n`, `v6/n` or a single address.
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let (a, p) = match s.split_once('/') {
+            Some((a, p)) => (a, Some(p)),
+            None => (s, None),
+        };
+        let addr: IpAddr = a
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse()
+            .map_err(|_| format!("'{s}' is not an IP address or CIDR block"))?;
+        let max = if addr.is_ipv4() { 32 } else { 128 };
+        let prefix = match p {
+            Some(p) => p
+                .parse::<u8>()
+                .ok()
+                .filter(|&n| n <= max)
+                .ok_or_else(|| format!("'{s}' has an invalid prefix length (0 to {max})"))?,
+            None => max,
+        };
+        Ok(Self { addr, prefix })
+    }
+
+    /// Whether `ip` lies in the block.
+    pub fn contains(&self, ip: IpAddr) -> bool {
+        match (self.addr, ip) {
+            (IpAddr::V4(n), IpAddr::V4(a)) => {
+                let mask = u32::MAX
+                    .checked_shl(32 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u32::from(n) & mask == u32::from(a) & mask
+            }
+            (IpAddr::V6(n), IpAddr::V6(a)) => {
+                let mask = u128::MAX
+                    .checked_shl(128 - u32::from(self.prefix))
+                    .unwrap_or(0);
+                u128::from(n) & mask == u128::from(a) & mask
+            }
+            _ => false,
+        }
+    }
+}
+
+/// Addresses and host names let through despite the guard (`fetch.allow`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AllowList {
+    blocks: Vec<Cidr>,
+    hosts: Vec<String>,
+}
+
+impl AllowList {
+    /// Parse the config entries: CIDRs, single IPs or host names.
+    pub fn parse(entries: &[String]) -> Result<Self, String> {
+        let mut out = Self::default();
+        for e in entries {
+            let e = e.trim();
+            if e.is_empty() {
+                continue;
+            }
+            let looks_numeric = e.contains('/')
+                || e.contains(':')
+                || e.chars().all(|c| c.is_ascii_digit() || c == '.');
+            if looks_numeric {
+                out.blocks
+                    .push(Cidr::parse(e).map_err(|m| format!("fetch.allow: {m}"))?);
+            } else if e
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '.' || c == '-')
+            {
+                out.hosts.push(e.to_ascii_lowercase());
+            } else {
+                return Err(format!("fetch.allow: '{e}' is not a CIDR, IP or host name"));
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether an address is allowed.
+    pub fn allows_ip(&self, ip: IpAddr) -> bool {
+        self.blocks.iter().any(|b| b.contains(ip))
+    }
+
+    /// Whether a host name is allowed (then its DNS answers are not checked).
+    pub fn allows_host(&self, host: &str) -> bool {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        self.hosts.contains(&host)
+    }
+}
+
+/// Why an address is refused, in words for an error message (`None`: a public address).
+pub fn forbidden_kind(ip: IpAddr) -> Option<&'static str> {
+    match ip {
+        IpAddr::V4(v) => forbidden_v4(v),
+        IpAddr::V6(v) => {
+            if let Some(v4) = v.to_ipv4_mapped() {
+                return forbidden_v4(v4);
+            }
+            let seg = v.segments();
+            // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) embeds an IPv4 address.
+            if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|&s| s == 0) {
+                let o = v.octets();
+                return forbidden_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
+            }
+            if v.is_loopback() {
+                Some("loopback")
+            } else if v.is_unspecified() {
+                Some("unspecified")
+            } else if v.is_multicast() {
+                Some("multicast")
+            } else if seg[0] & 0xfe00 == 0xfc00 {
+                Some("private")
+            } else if seg[0] & 0xffc0 == 0xfe80 {
+                Some("link-local")
+            } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
+                Some("reserved")
+            } else if seg[0] == 0 && seg[1] == 0 && seg[2..6].iter().all(|&s| s == 0) {
+                // Deprecated IPv4-compatible ::a.b.c.d
+                Some("reserved")
+            } else {
+                None
+            }
+        }
+    }
+}
+
+fn forbidden_v4(v: Ipv4Addr) -> Option<&'static str> {
+    let o = v.octets();
+    if v == Ipv4Addr::new(169, 254, 169, 254) || v == Ipv4Addr::new(100, 100, 100, 200) {
+        Some("metadata")
+    } else if v.is_loopback() {
+        Some("loopback")
+    } else if v.is_private() {
+        Some("private")
+    } else if v.is_link_local() {
+        Some("link-local")
+    } else if o[0] == 100 && (o[1] & 0xc0) == 64 {
+        Some("private")
+    } else if v.is_unspecified() || o[0] == 0 {
+        Some("unspecified")
+    } else if v.is_broadcast()
+        || v.is_multicast()
+        || o[0] >= 240
+        || v.is_documentation()
+        || (o[0] == 198 && (o[1] & 0xfe) == 18)
+        || (o[0] == 192 && o[1] == 0 && o[2] == 0)
+    {
+        Some("reserved")
+    } else {
+        None
+    }
+}
+
+/// A refusal by the guard.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refused {
+    /// The host name or literal in the URL.
+    pub host: String,
+    /// The offending address.
+    pub ip: IpAddr,
+    /// `loopback`, `private`, `link-local`, `metadata`, …
+    pub kind: &'static str,
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let literal =
+            self.host.trim_start_matches('[').trim_end_matches(']') == self.ip.to_string();
+        if literal {
+            write!(
+                f,
+                "{} is a {} address, which is not allowed",
+                self.ip, self.kind
+            )
+        } else {
+            write!(
+                f,
+                "{} resolves to {}, a {} address, which is not allowed",
+                self.host, self.ip, self.kind
+            )
+        }
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The guard: the allow-list plus the checks.
+#[derive(Debug, Clone, Default)]
+pub struct Guard {
+    allow: AllowList,
+}
+
+impl Guard {
+    /// A guard with this allow-list.
+    pub fn new(allow: AllowList) -> Self {
+        Self { allow }
+    }
+
+    /// Check one resolved address for `host`.
+    pub fn check_ip(&self, host: &str, ip: IpAddr) -> Result<(), Refused> {
+        if self.allow.allows_host(host) || self.allow.allows_ip(ip) {
+            return Ok(());
+        }
+        match forbidden_kind(ip) {
+            Some(kind) => Err(Refused {
+                host: host.to_string(),
+                ip,
+                kind,
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Check a URL whose host is a literal IP (names are checked at resolution). `localhost`
+    /// is refused here too, without asking DNS.
+    pub fn check_url(&self, url: &url::Url) -> Result<(), Refused> {
+        match url.host() {
+            Some(url::Host::Ipv4(v)) => self.check_ip(&v.to_string(), IpAddr::V4(v)),
+            Some(url::Host::Ipv6(v)) => self.check_ip(&v.to_string(), IpAddr::V6(v)),
+            Some(url::Host::Domain(d)) => {
+                let d = d.trim_end_matches('.').to_ascii_lowercase();
+                if (d == "localhost" || d.ends_with(".localhost")) && !self.allow.allows_host(&d) {
+                    self.check_ip(&d, IpAddr::V4(Ipv4Addr::LOCALHOST))
+                } else {
+                    Ok(())
+                }
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// A DNS resolver for reqwest that drops refused answers (and fails when none is left).
+    pub fn resolver(&self) -> GuardedResolver {
+        GuardedResolver {
+            guard: Arc::new(self.clone()),
+        }
+    }
+}
+
+/// A reqwest resolver that resolves with the system resolver and applies the [`Guard`].
+#[derive(Clone)]
+pub struct GuardedResolver {
+    guard: Arc<Guard>,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let guard = self.guard.clone();
+        let host = name.as_str().to_string();
+        Box::pin(async move {
+            let addrs: Vec<SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let mut ok = Vec::new();
+            let mut first_refusal = None;
+            for a in addrs {
+                match guard.check_ip(&host, a.ip()) {
+                    Ok(()) => ok.push(a),
+                    Err(r) => {
+                        first_refusal.get_or_insert(r);
+                    }
+                }
+            }
+            if ok.is_empty() {
+                let err: Box<dyn std::error::Error + Send + Sync> = match first_refusal {
+                    Some(r) => Box::new(r),
+                    None => format!("{host} has no address").into(),
+                };
+                return Err(err);
+            }
+            Ok(Box::new(ok.into_iter()) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+/// Find a [`Refused`] in an error's source chain (reqwest wraps resolver errors).
+pub fn find_refusal(e: &(dyn std::error::Error + 'static)) -> Option<Refused> {
+    let mut cur: Option<&(dyn std::error::Error + 'static)> = Some(e);
+    while let Some(err) = cur {
+        if let Some(r) = err.downcast_ref::<Refused>() {
+            return Some(r.clone());
+        }
+        cur = err.source();
+    }
+    None
+}
+
+/// Whether an address is refused by default (no allow-list).
+pub fn is_forbidden(ip: IpAddr) -> bool {
+    forbidden_kind(ip).is_some()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn classifies_addresses() {
+        for (a, k) in [
+            ("127.0.0.1", "loopback"),
+            ("127.8.9.1", "loopback"),
+            ("10.1.2.3", "private"),
+            ("172.16.0.1", "private"),
+            ("172.31.255.255", "private"),
+            ("192.168.1.1", "private"),
+            ("169.254.169.254", "metadata"),
+            ("169.254.1.1", "link-local"),
+            ("100.64.0.1", "private"),
+            ("100.100.100.200", "metadata"),
+            ("0.0.0.0", "unspecified"),
+            ("::1", "loopback"),
+            ("::", "unspecified"),
+            ("fd00::1", "private"),
+            ("fe80::1", "link-local"),
+            ("::ffff:127.0.0.1", "loopback"),
+            ("::ffff:10.0.0.1", "private"),
+            ("64:ff9b::a9fe:a9fe", "metadata"),
+            ("224.0.0.1", "reserved"),
+            ("255.255.255.255", "reserved"),
+        ] {
+            assert_eq!(forbidden_kind(ip(a)), Some(k), "{a}");
+        }
+        for a in [
+            "8.8.8.8",
+            "172.32.0.1",
+            "100.128.0.1",
+            "2606:4700::1111",
+            "1.1.1.1",
+        ] {
+            assert_eq!(forbidden_kind(ip(a)), None, "{a}");
+        }
+    }
+
+    #[test]
+    fn allow_list_lets_through() {
+        let allow = AllowList::parse(&["127.0.0.0/8".into(), "files.internal".into()]).unwrap();
+        let g = Guard::new(allow);
+        assert!(g.check_ip("x", ip("127.0.0.1")).is_ok());
+        assert!(g.check_ip("x", ip("10.0.0.1")).is_err());
+        assert!(g.check_ip("files.internal", ip("10.0.0.1")).is_ok());
+        let e = Guard::default()
+            .check_ip("a.test", ip("10.0.0.1"))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "a.test resolves to 10.0.0.1, a private address, which is not allowed"
+        );
+    }
+
+    #[test]
+    fn literal_urls_and_localhost() {
+        let g = Guard::default();
+        let u = |s: &str| url::Url::parse(s).unwrap();
+        assert!(g.check_url(&u("http://127.0.0.1:8080/x")).is_err());
+        assert!(g.check_url(&u("http://[::1]/x")).is_err());
+        assert!(g.check_url(&u("http://localhost/x")).is_err());
+        assert!(g.check_url(&u("http://169.254.169.254/latest")).is_err());
+        assert!(g.check_url(&u("https://example.com/a.mp3")).is_ok());
+        let allowed = Guard::new(AllowList::parse(&["localhost".into()]).unwrap());
+        assert!(allowed.check_url(&u("http://localhost/x")).is_ok());
+    }
+
+    #[tokio::test]
+    async fn dns_answers_are_checked() {
+        use reqwest::dns::Resolve;
+        let refused = Guard::default()
+            .resolver()
+            .resolve("localhost".parse().unwrap())
+            .await
+            .err()
+            .expect("localhost resolves to loopback");
+        let r = find_refusal(refused.as_ref()).expect("a Refused in the chain");
+        assert_eq!(r.kind, "loopback");
+        assert!(r.to_string().starts_with("localhost resolves to "), "{r}");
+        let allowed = Guard::new(AllowList::parse(&["127.0.0.0/8".into(), "::1".into()]).unwrap());
+        let addrs: Vec<_> = allowed
+            .resolver()
+            .resolve("localhost".parse().unwrap())
+            .await
+            .unwrap()
+            .collect();
+        assert!(!addrs.is_empty());
+    }
+
+    #[test]
+    fn literal_refusals_read_well() {
+        let e = Guard::default()
+            .check_ip("10.0.0.1", ip("10.0.0.1"))
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "10.0.0.1 is a private address, which is not allowed"
+        );
+    }
+
+    #[test]
+    fn cidr_parsing() {
+        assert!(Cidr::parse("10.0.0.0/33").is_err());
+        assert!(Cidr::parse("nope").is_err());
+        let c = Cidr::parse("10.0.0.0/8").unwrap();
+        assert!(c.contains(ip("10.255.0.1")));
+        assert!(!c.contains(ip("11.0.0.1")));
+        assert!(Cidr::parse("0.0.0.0/0").unwrap().contains(ip("1.2.3.4")));
+        assert!(Cidr::parse("::/0").unwrap().contains(ip("::1")));
+        assert!(AllowList::parse(&["bad host!".into()]).is_err());
+    }
+}

@@ -1,0 +1,713 @@
+//! Workers: claim a task with a lease, keep the lease alive with heartbeats, run the pipeline
+//! on the blocking pool, and move the task forward one committed step at a time.
+//!
+//! A generation goes `PENDING → TEXT_SUCCESS → FIRST_SUCCESS → SUCCESS`; each step is one
+//! store transaction holding the new state, the files and the callback that reports it. A task
+//! whose worker died (killed process, lost lease) is claimed again after its lease expires and
+//! resumes from what was committed: the stored input is reused, a finished first variation is
+//! not rendered again. Each claim counts as an attempt; past `workers.max_attempts` the task
+//! fails for good (500) instead of crashing workers forever. A panic in the engine is caught
+//! (tokio's blocking pool turns it into an error) and fails that task only.
+//!
+//! Failures map to statuses: the upload could not be fetched (451) or is not usable audio
+//! (400) → `CREATE_TASK_FAILED`; internal (500) or generation (501) errors →
+//! `GENERATE_AUDIO_FAILED`; any WAV failure → `GENERATE_WAV_FAILED`. Credits are refunded in
+//! the same transaction.
+//!
+//! Also here: the retention sweeper and the maintenance-mode watcher.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+use tokio::sync::watch;
+
+use crate::pipeline::{Prepared, StageError};
+use crate::records;
+use crate::store::{
+    Advance, Failure, FileRecord, NewCallback, StoreError, TaskKind, TaskRecord, TrackRecord,
+};
+use crate::validate::AddInstrumental;
+use crate::{App, files, keys, now_ms};
+
+/// Why processing stopped before the end.
+#[derive(Debug)]
+enum Stop {
+    /// A stage failed: the task fails with this code and message.
+    Failed(StageError),
+    /// Another worker owns the task now; write nothing more.
+    LeaseLost,
+    /// The store failed; leave the task to be claimed again.
+    Store(StoreError),
+}
+
+impl From<StageError> for Stop {
+    fn from(e: StageError) -> Self {
+        Stop::Failed(e)
+    }
+}
+
+impl From<StoreError> for Stop {
+    fn from(e: StoreError) -> Self {
+        Stop::Store(e)
+    }
+}
+
+fn internal(msg: impl Into<String>) -> StageError {
+    StageError {
+        code: 500,
+        message: format!("internal error: {}", msg.into()),
+    }
+}
+
+fn lease_ms(app: &App) -> i64 {
+    (app.config.workers.lease_s * 1000.0) as i64
+}
+
+/// One worker loop (`index` names it in lease owners).
+pub async fn run(app: Arc<App>, index: usize, mut shutdown: watch::Receiver<bool>) {
+    let owner = format!("{}-w{index}", app.instance);
+    let poll = Duration::from_millis(app.config.workers.poll_ms);
+    loop {
+        if *shutdown.borrow() {
+            break;
+        }
+        let now = now_ms();
+        match app.store.claim(&owner, now, now + lease_ms(&app)).await {
+            Ok(Some(task)) => {
+                app.metrics.busy(1);
+                run_claimed(&app, &owner, task, &mut shutdown).await;
+                app.metrics.busy(-1);
+            }
+            Ok(None) => {
+                tokio::select! {
+                    _ = app.wake_workers.notified() => {}
+                    _ = tokio::time::sleep(poll) => {}
+                    _ = shutdown.changed() => {}
+                }
+            }
+            Err(e) => {
+                tracing::error!("claiming a task failed: {e}");
+                tokio::time::sleep(poll).await;
+            }
+        }
+    }
+}
+
+async fn run_claimed(
+    app: &Arc<App>,
+    owner: &str,
+    task: TaskRecord,
+    shutdown: &mut watch::Receiver<bool>,
+) {
+    let lost = AtomicBool::new(false);
+    // The heartbeat runs inside this worker's own future (not a spawned task), so it stops
+    // with it — a killed worker stops renewing its lease.
+    let heartbeat = async {
+        let every = Duration::from_secs_f64(app.config.workers.heartbeat_s);
+        loop {
+            tokio::time::sleep(every).await;
+            match app
+                .store
+                .heartbeat(&task.id, owner, now_ms() + lease_ms(app))
+                .await
+            {
+                Ok(true) => {}
+                Ok(false) => {
+                    lost.store(true, Ordering::SeqCst);
+                    std::future::pending::<()>().await;
+                }
+                Err(e) => tracing::warn!("heartbeat of {} failed: {e}", task.id),
+            }
+        }
+    };
+    let outcome = tokio::select! {
+        r = process(app, owner, &task, &lost) => Some(r),
+        _ = heartbeat => None,
+        _ = shutdown.wait_for(|v| *v) => None,
+    };
+    match outcome {
+        None => {
+            // Graceful shutdown: give the lease back so a restart resumes at once.
+            if let Err(e) = app.store.release(&task.id, owner).await {
+                tracing::warn!("releasing {} failed: {e}", task.id);
+            }
+        }
+        Some(Ok(())) => {}
+        Some(Err(Stop::LeaseLost)) => {
+            tracing::warn!("task {}: lease lost, another worker continues it", task.id);
+        }
+        Some(Err(Stop::Store(e))) => {
+            tracing::error!("task {}: store failed ({e}); it will be retried", task.id);
+        }
+        Some(Err(Stop::Failed(e))) => {
+            fail(app, Some(owner), &task, e).await;
+        }
+    }
+}
+
+/// The terminal status for a failure of this task.
+pub fn failure_status(kind: TaskKind, code: u16) -> &'static str {
+    match (kind, code) {
+        (TaskKind::Wav, _) => "GENERATE_WAV_FAILED",
+        (TaskKind::Generate, 400 | 451) => "CREATE_TASK_FAILED",
+        (TaskKind::Generate, _) => "GENERATE_AUDIO_FAILED",
+    }
+}
+
+async fn fail(app: &App, owner: Option<&str>, task: &TaskRecord, e: StageError) {
+    let status = failure_status(task.kind, e.code);
+    let body = match task.kind {
+        TaskKind::Generate => records::error_callback(e.code, &e.message, &task.id),
+        TaskKind::Wav => records::wav_callback(e.code, &e.message, &task.id, None),
+    };
+    let failure = Failure {
+        task_id: task.id.clone(),
+        owner: owner.map(str::to_string),
+        status: status.to_string(),
+        code: i64::from(e.code),
+        message: e.message.clone(),
+        callback: Some(NewCallback {
+            task_id: task.id.clone(),
+            key_id: task.key_id.clone(),
+            url: task.callback_url.clone(),
+            stage: if task.kind == TaskKind::Wav {
+                "wav"
+            } else {
+                "error"
+            }
+            .into(),
+            body: body.to_string(),
+        }),
+    };
+    match app.store.fail(failure, now_ms()).await {
+        Ok(true) => {
+            app.metrics.finished(status);
+            app.wake_callbacks.notify_one();
+            tracing::info!("task {} failed ({}): {}", task.id, e.code, e.message);
+        }
+        Ok(false) => {}
+        Err(err) => tracing::error!("recording the failure of {} failed: {err}", task.id),
+    }
+}
+
+async fn process(
+    app: &Arc<App>,
+    owner: &str,
+    task: &TaskRecord,
+    lost: &AtomicBool,
+) -> Result<(), Stop> {
+    if task.attempts > app.config.workers.max_attempts {
+        return Err(Stop::Failed(internal(format!(
+            "the task was interrupted {} times (worker crashes or restarts); giving up",
+            app.config.workers.max_attempts
+        ))));
+    }
+    match task.kind {
+        TaskKind::Generate => generate(app, owner, task, lost).await,
+        TaskKind::Wav => wav(app, owner, task, lost).await,
+    }
+}
+
+/// Run a synchronous, CPU-bound closure on the blocking pool; a panic becomes a 500.
+pub async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, StageError> + Send + 'static,
+) -> Result<T, StageError> {
+    match tokio::task::spawn_blocking(f).await {
+        Ok(r) => r,
+        Err(e) if e.is_panic() => {
+            let p = e.into_panic();
+            let msg = p
+                .downcast_ref::<&str>()
+                .map(|s| s.to_string())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "no message".into());
+            Err(internal(format!("the engine crashed ({msg})")))
+        }
+        Err(e) => Err(internal(e.to_string())),
+    }
+}
+
+fn seed_of(task_id: &str) -> u64 {
+    u64::from_str_radix(task_id.get(..16).unwrap_or("0"), 16).unwrap_or(0)
+}
+
+fn check_lease(lost: &AtomicBool) -> Result<(), Stop> {
+    if lost.load(Ordering::SeqCst) {
+        Err(Stop::LeaseLost)
+    } else {
+        Ok(())
+    }
+}
+
+/// The file id in one of our own download URLs.
+fn own_file_id<'a>(app: &App, url: &'a str) -> Option<&'a str> {
+    let rest = url.strip_prefix(&app.base_url)?.strip_prefix("/files/")?;
+    let id = rest.split('/').next()?;
+    (id.len() == 32 && id.chars().all(|c| c.is_ascii_hexdigit())).then_some(id)
+}
+
+/// The vocal: stored by an earlier attempt, one of our own uploads, or fetched (and stored).
+async fn load_input(
+    app: &App,
+    task: &TaskRecord,
+    req: &AddInstrumental,
+) -> Result<(Vec<u8>, Option<String>), Stop> {
+    let stored = app.store.task_files(&task.id).await?;
+    if let Some(f) = stored.iter().find(|f| f.kind == "input") {
+        let bytes = app
+            .files
+            .read(&f.path)
+            .await
+            .map_err(|e| internal(format!("reading the stored input: {e}")))?;
+        return Ok((bytes, crate::fetch::extension_of(&f.name)));
+    }
+    let started = Instant::now();
+    let (bytes, name, mime) = match own_file_id(app, &req.upload_url) {
+        Some(id) => {
+            let f = app.store.file(id).await?.ok_or_else(|| {
+                StageError {
+                    code: 451,
+                    message: "uploadUrl could not be retrieved: the uploaded file no longer exists (uploads are kept for a limited time)".into(),
+                }
+            })?;
+            let bytes = app.files.read(&f.path).await.map_err(|_| StageError {
+                code: 451,
+                message: "uploadUrl could not be retrieved: the uploaded file no longer exists"
+                    .into(),
+            })?;
+            (bytes, f.name, f.mime)
+        }
+        None => {
+            let fetched = app
+                .fetcher
+                .fetch("uploadUrl", &req.upload_url, app.fetcher.max_bytes())
+                .await
+                .map_err(|e| StageError {
+                    code: e.code(),
+                    message: e.to_string(),
+                })?;
+            let name = match (&fetched.file_name, &fetched.extension) {
+                (Some(n), Some(_)) => files::safe_name(n),
+                (_, Some(ext)) => format!("input.{ext}"),
+                _ => "input".to_string(),
+            };
+            let mime = fetched
+                .content_type
+                .clone()
+                .unwrap_or_else(|| crate::fetch::mime_for_name(&name).to_string());
+            (fetched.bytes, name, mime)
+        }
+    };
+    app.metrics.stage("fetch", started.elapsed());
+    let ext = crate::fetch::extension_of(&name);
+    let id = keys::random_hex(16);
+    let path = format!("media/{}/{id}", task.id);
+    app.files
+        .write(&path, &bytes)
+        .await
+        .map_err(|e| internal(format!("storing the input: {e}")))?;
+    let now = now_ms();
+    app.store
+        .put_file(FileRecord {
+            id,
+            key_id: task.key_id.clone(),
+            task_id: Some(task.id.clone()),
+            kind: "input".into(),
+            name,
+            mime,
+            size: bytes.len() as i64,
+            path,
+            upload_path: None,
+            created_at: now,
+            expires_at: now + media_lifetime_ms(app),
+        })
+        .await?;
+    Ok((bytes, ext))
+}
+
+fn media_lifetime_ms(app: &App) -> i64 {
+    (app.config.retention.media_hours * 3_600_000.0) as i64
+}
+
+async fn prepare(
+    app: &App,
+    bytes: Vec<u8>,
+    ext: Option<String>,
+    req: &AddInstrumental,
+    seed: u64,
+) -> Result<Arc<Prepared>, Stop> {
+    let pipeline = app.pipeline.clone();
+    let params = req.params(seed);
+    let started = Instant::now();
+    let prepared = blocking(move || pipeline.prepare(&bytes, ext.as_deref(), &params)).await?;
+    app.metrics.stage("text", started.elapsed());
+    Ok(Arc::new(prepared))
+}
+
+async fn generate(
+    app: &Arc<App>,
+    owner: &str,
+    task: &TaskRecord,
+    lost: &AtomicBool,
+) -> Result<(), Stop> {
+    let req: AddInstrumental = serde_json::from_str(&task.request)
+        .map_err(|e| internal(format!("stored request does not parse: {e}")))?;
+    let (bytes, ext) = load_input(app, task, &req).await?;
+    check_lease(lost)?;
+    let prepared = prepare(app, bytes, ext, &req, seed_of(&task.id)).await?;
+    check_lease(lost)?;
+    if task.status == "PENDING" {
+        let body = records::stage_callback("text", &task.id, vec![], Some(prepared.plan.clone()));
+        let step = Advance {
+            task_id: task.id.clone(),
+            owner: owner.to_string(),
+            status: "TEXT_SUCCESS".into(),
+            plan: Some(prepared.plan.to_string()),
+            callback: Some(callback(task, "text", body)),
+            ..Default::default()
+        };
+        if !app.store.advance(step, now_ms()).await? {
+            return Err(Stop::LeaseLost);
+        }
+        app.wake_callbacks.notify_one();
+    }
+    let mut tracks = app.store.tracks(&task.id).await?;
+    for variation in 1..=2u8 {
+        if tracks.iter().any(|t| t.variation == i64::from(variation)) {
+            continue;
+        }
+        let started = Instant::now();
+        let pipeline = app.pipeline.clone();
+        let p = prepared.clone();
+        let track = blocking(move || pipeline.render(&p, variation)).await?;
+        let stage = if variation == 1 { "first" } else { "complete" };
+        app.metrics.stage(stage, started.elapsed());
+        check_lease(lost)?;
+        let (record, new_files) = store_track(app, task, &req, variation, track).await?;
+        tracks.push(record.clone());
+        let mut all_files = app.store.task_files(&task.id).await?;
+        all_files.extend(new_files.iter().cloned());
+        let items: Vec<Value> = tracks
+            .iter()
+            .filter(|t| variation == 2 || t.variation == 1)
+            .map(|t| records::track_snake(&app.base_url, t, &all_files))
+            .collect();
+        let body = records::stage_callback(stage, &task.id, items, None);
+        let status = if variation == 1 {
+            "FIRST_SUCCESS"
+        } else {
+            "SUCCESS"
+        };
+        let step = Advance {
+            task_id: task.id.clone(),
+            owner: owner.to_string(),
+            status: status.into(),
+            terminal: variation == 2,
+            files: new_files.clone(),
+            track: Some(record),
+            callback: Some(callback(task, stage, body)),
+            ..Default::default()
+        };
+        if !app.store.advance(step, now_ms()).await? {
+            for f in &new_files {
+                let _ = app.files.remove(&f.path).await;
+            }
+            return Err(Stop::LeaseLost);
+        }
+        if variation == 2 {
+            app.metrics.finished("SUCCESS");
+        }
+        app.wake_callbacks.notify_one();
+    }
+    Ok(())
+}
+
+fn callback(task: &TaskRecord, stage: &str, body: Value) -> NewCallback {
+    NewCallback {
+        task_id: task.id.clone(),
+        key_id: task.key_id.clone(),
+        url: task.callback_url.clone(),
+        stage: stage.into(),
+        body: body.to_string(),
+    }
+}
+
+/// Write one variation's files and build its record (not yet committed).
+async fn store_track(
+    app: &App,
+    task: &TaskRecord,
+    req: &AddInstrumental,
+    variation: u8,
+    track: bandmate_engine::Track,
+) -> Result<(TrackRecord, Vec<FileRecord>), Stop> {
+    let base = format!("{}-{variation}", files::slug(&req.title));
+    let now = now_ms();
+    let expires = now + media_lifetime_ms(app);
+    let mut out: Vec<FileRecord> = Vec::new();
+    let mut put = |kind: &str, name: String, bytes: Vec<u8>| {
+        let id = keys::random_hex(16);
+        let rec = FileRecord {
+            id: id.clone(),
+            key_id: task.key_id.clone(),
+            task_id: Some(task.id.clone()),
+            kind: kind.into(),
+            mime: crate::fetch::mime_for_name(&name).into(),
+            name,
+            size: bytes.len() as i64,
+            path: format!("media/{}/{id}", task.id),
+            upload_path: None,
+            created_at: now,
+            expires_at: expires,
+        };
+        out.push(rec);
+        (id, bytes)
+    };
+    let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
+    let (song, b) = put("song", format!("{base}.mp3"), track.song_mp3);
+    writes.push((song.clone(), b));
+    let (instrumental, b) = put(
+        "instrumental",
+        format!("{base}-instrumental.mp3"),
+        track.instrumental_mp3,
+    );
+    writes.push((instrumental.clone(), b));
+    let (midi, b) = put("midi", format!("{base}.mid"), track.midi);
+    writes.push((midi.clone(), b));
+    let (cover, b) = put("cover", format!("{base}.png"), track.cover_png);
+    writes.push((cover.clone(), b));
+    let zip_members: Vec<(String, Vec<u8>)> = track
+        .stems
+        .iter()
+        .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.clone()))
+        .collect();
+    let (stems_file, b) = put(
+        "stems",
+        format!("{base}-stems.zip"),
+        files::zip_stored(&zip_members),
+    );
+    writes.push((stems_file.clone(), b));
+    let mut stems = Vec::new();
+    for (name, bytes) in track.stems {
+        let (id, b) = put(
+            "stem",
+            format!("{base}-{}.mp3", files::safe_name(&name)),
+            bytes,
+        );
+        writes.push((id.clone(), b));
+        stems.push((name, id));
+    }
+    for (id, bytes) in writes {
+        let path = format!("media/{}/{id}", task.id);
+        app.files
+            .write(&path, &bytes)
+            .await
+            .map_err(|e| internal(format!("storing a file: {e}")))?;
+    }
+    let idx = usize::from(variation - 1);
+    let record = TrackRecord {
+        id: task
+            .track_ids
+            .get(idx)
+            .cloned()
+            .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+        task_id: task.id.clone(),
+        variation: i64::from(variation),
+        title: req.title.clone(),
+        tags: req.tags.clone(),
+        prompt: req.tags.clone(),
+        model_name: records::model_name(req.model.as_str()),
+        duration: track.duration_s,
+        song_file: song,
+        instrumental_file: instrumental,
+        midi_file: midi,
+        cover_file: cover,
+        stems_file,
+        stems,
+        plan: track.plan_json,
+        loudness_lufs: f64::from(track.loudness_lufs),
+        true_peak_dbtp: f64::from(track.true_peak_dbtp),
+        created_at: now,
+    };
+    Ok((record, out))
+}
+
+async fn wav(
+    app: &Arc<App>,
+    owner: &str,
+    task: &TaskRecord,
+    lost: &AtomicBool,
+) -> Result<(), Stop> {
+    let parent_id = task.parent_task_id.clone().unwrap_or_default();
+    let parent = app
+        .store
+        .task(&parent_id, None)
+        .await?
+        .ok_or_else(|| internal("the generation task no longer exists"))?;
+    let track = app
+        .store
+        .track(task.audio_id.as_deref().unwrap_or(""))
+        .await?
+        .ok_or_else(|| internal("the track no longer exists"))?;
+    let req: AddInstrumental = serde_json::from_str(&parent.request)
+        .map_err(|e| internal(format!("stored request does not parse: {e}")))?;
+    let input = app
+        .store
+        .task_files(&parent.id)
+        .await?
+        .into_iter()
+        .find(|f| f.kind == "input")
+        .ok_or_else(|| internal("the original vocal is no longer stored (retention)"))?;
+    let bytes = app
+        .files
+        .read(&input.path)
+        .await
+        .map_err(|_| internal("the original vocal is no longer stored (retention)"))?;
+    let ext = crate::fetch::extension_of(&input.name);
+    let prepared = prepare(app, bytes, ext, &req, seed_of(&parent.id)).await?;
+    check_lease(lost)?;
+    let variation = u8::try_from(track.variation).unwrap_or(1);
+    let started = Instant::now();
+    let pipeline = app.pipeline.clone();
+    let wav = blocking(move || pipeline.render_wav(&prepared, variation)).await?;
+    app.metrics.stage("wav", started.elapsed());
+    check_lease(lost)?;
+    let id = keys::random_hex(16);
+    let path = format!("media/{}/{id}", parent.id);
+    app.files
+        .write(&path, &wav)
+        .await
+        .map_err(|e| internal(format!("storing the WAV: {e}")))?;
+    let now = now_ms();
+    let name = format!("{}-{variation}.wav", files::slug(&req.title));
+    let url = records::file_url(&app.base_url, &id, &name);
+    let file = FileRecord {
+        id: id.clone(),
+        key_id: parent.key_id.clone(),
+        task_id: Some(parent.id.clone()),
+        kind: "wav".into(),
+        name,
+        mime: "audio/wav".into(),
+        size: wav.len() as i64,
+        path: path.clone(),
+        upload_path: None,
+        created_at: now,
+        expires_at: now + media_lifetime_ms(app),
+    };
+    let body = records::wav_callback(200, "success", &task.id, Some(&url));
+    let step = Advance {
+        task_id: task.id.clone(),
+        owner: owner.to_string(),
+        status: "SUCCESS".into(),
+        terminal: true,
+        files: vec![file],
+        result_file_id: Some(id),
+        callback: Some(callback(task, "wav", body)),
+        ..Default::default()
+    };
+    if !app.store.advance(step, now).await? {
+        let _ = app.files.remove(&path).await;
+        return Err(Stop::LeaseLost);
+    }
+    app.metrics.finished("SUCCESS");
+    app.wake_callbacks.notify_one();
+    Ok(())
+}
+
+/// One retention pass: delete expired files (disk and record) and old task records.
+/// Returns (files deleted, tasks deleted).
+pub async fn sweep_once(app: &App) -> Result<(usize, u64), StoreError> {
+    let now = now_ms();
+    let records_ms = (app.config.retention.records_hours * 3_600_000.0) as i64;
+    let tasks = app.store.delete_tasks_before(now - records_ms).await?;
+    let mut removed = 0;
+    loop {
+        let expired = app.store.expired_files(now, 500).await?;
+        if expired.is_empty() {
+            break;
+        }
+        for f in &expired {
+            if let Err(e) = app.files.remove(&f.path).await {
+                tracing::warn!("deleting {} failed: {e}", f.path);
+            }
+            app.store.delete_file(&f.id).await?;
+            removed += 1;
+        }
+    }
+    app.limiter.prune(
+        Duration::from_secs_f64(app.config.rate_limit.window_s.max(3600.0)),
+        Instant::now(),
+    );
+    Ok((removed, tasks))
+}
+
+/// The retention sweeper loop.
+pub async fn sweeper(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let every = Duration::from_secs_f64(app.config.retention.sweep_interval_s);
+    loop {
+        match sweep_once(&app).await {
+            Ok((0, 0)) => {}
+            Ok((f, t)) => tracing::info!("retention: deleted {f} files and {t} task records"),
+            Err(e) => tracing::error!("retention sweep failed: {e}"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = shutdown.wait_for(|v| *v) => break,
+        }
+    }
+}
+
+/// Keeps maintenance mode in step with the config and the `<data_dir>/MAINTENANCE` file.
+pub async fn maintenance_watcher(app: Arc<App>, mut shutdown: watch::Receiver<bool>) {
+    let flag = app.config.server.data_dir.join("MAINTENANCE");
+    loop {
+        let on =
+            app.config.server.maintenance || tokio::fs::try_exists(&flag).await.unwrap_or(false);
+        app.maintenance.store(on, Ordering::Relaxed);
+        tokio::select! {
+            _ = tokio::time::sleep(Duration::from_millis(500)) => {}
+            _ = shutdown.wait_for(|v| *v) => break,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_follow_the_codes() {
+        assert_eq!(
+            failure_status(TaskKind::Generate, 451),
+            "CREATE_TASK_FAILED"
+        );
+        assert_eq!(
+            failure_status(TaskKind::Generate, 400),
+            "CREATE_TASK_FAILED"
+        );
+        assert_eq!(
+            failure_status(TaskKind::Generate, 500),
+            "GENERATE_AUDIO_FAILED"
+        );
+        assert_eq!(
+            failure_status(TaskKind::Generate, 501),
+            "GENERATE_AUDIO_FAILED"
+        );
+        assert_eq!(failure_status(TaskKind::Wav, 400), "GENERATE_WAV_FAILED");
+    }
+
+    #[test]
+    fn seeds_come_from_the_task_id() {
+        assert_eq!(seed_of("00000000000000ff0000000000000000"), 255);
+        assert_ne!(seed_of(&keys::task_id()), seed_of(&keys::task_id()));
+    }
+
+    #[tokio::test]
+    async fn panics_become_internal_errors() {
+        let r: Result<(), StageError> = blocking(|| panic!("boom")).await;
+        let e = r.unwrap_err();
+        assert_eq!(e.code, 500);
+        assert_eq!(e.message, "internal error: the engine crashed (boom)");
+    }
+}
