@@ -121,6 +121,12 @@ impl BiquadCoeffs {
         }
     }
 
+    /// The coefficients `[b0, b1, b2, a1, a2]` (`a0` normalised to 1), for code that runs
+    /// its own loop over them.
+    pub fn as_array(&self) -> [f32; 5] {
+        [self.b0, self.b1, self.b2, self.a1, self.a2]
+    }
+
     /// Magnitude response in dB at `freq` Hz (for tests and the docs).
     pub fn response_db(&self, freq: f32, rate: f32) -> f32 {
         let w = 2.0 * PI * f64::from(freq) / f64::from(rate);
