@@ -11,6 +11,9 @@ pub mod resample;
 mod wav;
 
 pub use decode::{DecodeError, DecodeLimits, Decoded, decode, loudest_window_dbfs};
-pub use loudness::{Loudness, LoudnessMeter, TruePeakInterpolator, measure_loudness};
+pub use loudness::{
+    KWeighting, Loudness, LoudnessMeter, TruePeakInterpolator, loudness_of_sub_blocks,
+    measure_loudness,
+};
 pub use mp3::{EncodeError, Mp3Encoder, Mp3Settings, encode_mp3};
 pub use wav::{WavSampleFormat, WavWriter, encode_wav};

@@ -11,17 +11,24 @@
 //! `docs/render.md` says how each request field changes the sound and records the measured
 //! speed, memory and loudness figures.
 
+mod compact;
+mod cover;
+mod mix;
 mod renderer;
 mod soundfont;
 mod synth;
+mod vocal;
 
 #[cfg(test)]
 mod testband;
 #[cfg(test)]
 mod testfont;
 
+pub use cover::{COVER_SIZE, cover_png};
+pub use mix::{Mix, MixReport, MixSettings, Output, OutputRequest, Outputs, mix};
 pub use renderer::{RenderSettings, Renderer, Stem};
 pub use soundfont::{Preset, SoundFont, Zone};
+pub use vocal::VocalTrack;
 
 use bandmate_audio::EncodeError;
 

@@ -468,7 +468,6 @@ impl<'a> PartPlayer<'a> {
     }
 
     /// Whether nothing sounds and nothing is left to play.
-    #[allow(dead_code)] // used by the mixer, which lands next
     pub(crate) fn finished(&self) -> bool {
         self.voices.is_empty() && self.next >= self.events.len()
     }
@@ -502,7 +501,10 @@ impl<'a> PartPlayer<'a> {
                 self.frame += skip as u64;
                 continue;
             }
-            let sub = BLOCK
+            // Sub-blocks end on multiples of the block size in song time (or at an event), so
+            // the output does not depend on how the caller splits the song into chunks.
+            let to_boundary = BLOCK - (self.frame % BLOCK as u64) as usize;
+            let sub = to_boundary
                 .min(n - pos)
                 .min(until_event.min(BLOCK as u64) as usize);
             let gain = self.controls.gain() * MASTER / 32_768.0;
@@ -698,10 +700,19 @@ impl Voice {
         let angle = std::f64::consts::PI / 200.0 * (pan + 50.0);
         let keyscale = |g: usize| timecents(z.get(g) * (60 - key_eff));
         let env_time = |g: usize| timecents(z.get(g).clamp(-12_000, 8_000));
+        // A delay or hold at the specification's floor (-12000 timecents, 1 ms) is its way of
+        // saying "none": the note sounds on its own frame, not a millisecond after it.
+        let span = |g: usize| {
+            if z.get(g) <= -12_000 {
+                0.0
+            } else {
+                env_time(g)
+            }
+        };
         let vol = VolEnv {
-            delay: env_time(op::DELAY_VOL_ENV),
+            delay: span(op::DELAY_VOL_ENV),
             attack: env_time(op::ATTACK_VOL_ENV),
-            hold: env_time(op::HOLD_VOL_ENV) * keyscale(op::KEYNUM_TO_VOL_ENV_HOLD),
+            hold: span(op::HOLD_VOL_ENV) * keyscale(op::KEYNUM_TO_VOL_ENV_HOLD),
             decay: env_time(op::DECAY_VOL_ENV) * keyscale(op::KEYNUM_TO_VOL_ENV_DECAY),
             sustain: 10f64.powf(-0.1 * f64::from(z.get(op::SUSTAIN_VOL_ENV).clamp(0, 1440)) / 20.0)
                 as f32,
@@ -713,10 +724,10 @@ impl Voice {
             value: 0.0,
         };
         let modenv = ModEnv {
-            delay: env_time(op::DELAY_MOD_ENV),
+            delay: span(op::DELAY_MOD_ENV),
             // TinySoundFont's and rustysynth's velocity scaling of the attack.
             attack: env_time(op::ATTACK_MOD_ENV) * f64::from(145 - vel) / 144.0,
-            hold: env_time(op::HOLD_MOD_ENV) * keyscale(op::KEYNUM_TO_MOD_ENV_HOLD),
+            hold: span(op::HOLD_MOD_ENV) * keyscale(op::KEYNUM_TO_MOD_ENV_HOLD),
             decay: env_time(op::DECAY_MOD_ENV) * keyscale(op::KEYNUM_TO_MOD_ENV_DECAY),
             sustain: 1.0 - z.get(op::SUSTAIN_MOD_ENV).clamp(0, 1000) as f32 / 1000.0,
             release: env_time(op::RELEASE_MOD_ENV),
@@ -726,7 +737,7 @@ impl Voice {
             value: 0.0,
         };
         let lfo = |d: usize, f: usize| Lfo {
-            delay: env_time(d),
+            delay: span(d),
             freq: cents_to_hz(f64::from(z.get(f).clamp(-16_000, 4_500))),
         };
         let fc_cents = f64::from(z.get(op::INITIAL_FILTER_FC).clamp(1500, 13_500));
@@ -906,12 +917,17 @@ impl Voice {
     fn mix(&mut self, n: usize, ol: &mut [f32], or: &mut [f32]) {
         let (gl, gr) = self.target;
         let (dl, dr) = ((gl - self.prev_l) / n as f32, (gr - self.prev_r) / n as f32);
-        let (mut al, mut ar) = (self.prev_l, self.prev_r);
-        for ((&s, l), r) in self.buf[..n].iter().zip(ol.iter_mut()).zip(or.iter_mut()) {
-            al += dl;
-            ar += dr;
-            *l += s * al;
-            *r += s * ar;
+        let (l0, r0) = (self.prev_l, self.prev_r);
+        // Gains from the index (not a running sum), so the loop vectorises.
+        for (k, ((&s, l), r)) in self.buf[..n]
+            .iter()
+            .zip(ol.iter_mut())
+            .zip(or.iter_mut())
+            .enumerate()
+        {
+            let t = (k + 1) as f32;
+            *l += s * (l0 + dl * t);
+            *r += s * (r0 + dr * t);
         }
         self.prev_l = gl;
         self.prev_r = gr;
@@ -944,7 +960,27 @@ impl Voice {
                 let lim_fp = ((limit - 2) as u64) << 32;
                 let run = ((lim_fp - 1 - self.pos) / step + 1).min((n - t) as u64) as usize;
                 let mut pos = self.pos;
-                for o in &mut buf[t..t + run] {
+                // Four frames at a time: the gathers stay scalar, the polynomial runs on all
+                // four at once.
+                let mut quads = buf[t..t + run].chunks_exact_mut(4);
+                for q in &mut quads {
+                    let mut p = [[0.0f32; 4]; 4];
+                    let mut fr = [0.0f32; 4];
+                    for j in 0..4 {
+                        let pj = pos + j as u64 * step;
+                        let i = (pj >> 32) as usize;
+                        fr[j] = (pj & 0xFFFF_FFFF) as f32 * (1.0 / 4_294_967_296.0);
+                        let w = &data[i - 1..i + 3];
+                        for k in 0..4 {
+                            p[k][j] = f32::from(w[k]);
+                        }
+                    }
+                    for j in 0..4 {
+                        q[j] = hermite(p[0][j], p[1][j], p[2][j], p[3][j], fr[j]);
+                    }
+                    pos += 4 * step;
+                }
+                for o in quads.into_remainder() {
                     let i = (pos >> 32) as usize;
                     let frac = (pos & 0xFFFF_FFFF) as f32 * (1.0 / 4_294_967_296.0);
                     let w = &data[i - 1..i + 3];

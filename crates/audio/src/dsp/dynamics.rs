@@ -126,6 +126,11 @@ impl Compressor {
         (level_db - out).max(0.0)
     }
 
+    /// Move the threshold (for a compressor that follows the programme's level).
+    pub fn set_threshold_db(&mut self, threshold_db: f32) {
+        self.s.threshold_db = threshold_db;
+    }
+
     /// Largest gain reduction applied so far, in dB.
     pub fn max_gain_reduction_db(&self) -> f32 {
         self.max_gr_db
@@ -218,6 +223,9 @@ impl Default for LimiterSettings {
 /// window, averages that over the same window (so the gain ramps down linearly before the peak
 /// and is at or below the needed gain when the peak leaves), and lets it recover with a
 /// one-pole release. The audio is delayed by [`Limiter::latency`] frames.
+///
+/// Cost: interpolation runs only where the filter's L1 bound says a point could reach the
+/// ceiling, checked 64 frames at a time; the rest is a few operations a frame.
 #[derive(Debug, Clone)]
 pub struct Limiter {
     channels: usize,
@@ -225,27 +233,30 @@ pub struct Limiter {
     window: usize,
     rel: f32,
     interp: TruePeakInterpolator,
-    /// Per channel: every input sample not yet output, with the interpolation context in
-    /// front (`hist_start` is the stream index of `hist[c][0]`).
+    /// Per channel: input not yet output, with the interpolation context in front;
+    /// `hist_start` is the stream index of `hist[c][0]`.
     hist: Vec<Vec<f32>>,
     hist_start: usize,
     /// Stream index of the next input frame.
     fed: usize,
     /// Next frame whose needed gain is to be computed.
     next_req: usize,
-    /// Peak contributions of the points between frame `k - 1` and `k`, waiting for `k`.
+    /// Peak of the points between frame `k - 1` and `k`, waiting for `k`.
     pending_between: f32,
     /// Monotonic deque (index, needed gain) for the sliding minimum.
     minq: std::collections::VecDeque<(usize, f32)>,
-    /// The last `window` sliding minima, and their sum, for the box average.
-    box_vals: std::collections::VecDeque<f32>,
+    /// The last `window` sliding minima (a ring) and their sum, for the box average.
+    box_ring: Vec<f32>,
+    box_pos: usize,
     box_sum: f64,
+    /// Values since the last exact recomputation of `box_sum` (bounds rounding drift).
+    box_count: usize,
     gain: f32,
-    /// Gains ready for output frames, in order.
-    gains: std::collections::VecDeque<f32>,
     /// Next output frame.
     out_pos: usize,
     min_gain: f32,
+    /// Scratch: gains of this call's output frames, and the interpolated peaks.
+    gains: Vec<f32>,
 }
 
 impl Limiter {
@@ -269,12 +280,14 @@ impl Limiter {
             next_req: window - 1,
             pending_between: 0.0,
             minq: std::collections::VecDeque::with_capacity(window + 1),
-            box_vals: std::collections::VecDeque::with_capacity(window + 1),
-            box_sum: 0.0,
+            box_ring: vec![1.0; window],
+            box_pos: 0,
+            box_sum: window as f64,
+            box_count: 0,
             gain: 1.0,
-            gains: std::collections::VecDeque::new(),
             out_pos: 0,
             min_gain: 1.0,
+            gains: Vec::new(),
         }
     }
 
@@ -300,101 +313,116 @@ impl Limiter {
             }
         }
         self.fed += n;
+        self.gains.clear();
         self.compute_gains();
-        for i in 0..n {
-            // One gain was computed per frame fed, so there is always one waiting.
-            let g = self.gains.pop_front().unwrap_or(self.gain);
-            let idx = self.out_pos - self.hist_start;
-            for (c, out) in output.iter_mut().enumerate().take(self.channels) {
-                let v = self.hist[c].get(idx).copied().unwrap_or(0.0) * g;
+        debug_assert_eq!(self.gains.len(), n);
+        let base = self.out_pos - self.hist_start;
+        for (c, out) in output.iter_mut().enumerate().take(self.channels) {
+            let h = &self.hist[c][base..base + n];
+            for ((o, &x), &g) in out[..n].iter_mut().zip(h).zip(&self.gains) {
                 // The gain guarantees the ceiling; the clamp only guards rounding.
-                out[i] = v.clamp(-self.ceiling, self.ceiling);
+                *o = (x * g).clamp(-self.ceiling, self.ceiling);
             }
-            self.out_pos += 1;
         }
-        self.trim();
-    }
-
-    fn compute_gains(&mut self) {
-        const TAPS: usize = TruePeakInterpolator::TAPS;
-        let before = TruePeakInterpolator::BEFORE;
-        let bound = self.interp.l1();
-        // Frame k's needed gain can be computed once frame k + AFTER - 1 has arrived (the
-        // points between k and k + 1 read up to k + 6).
-        while self.next_req + TruePeakInterpolator::AFTER <= self.fed {
-            let k = self.next_req;
-            let base = k - before - self.hist_start;
-            let mut sample = 0.0f32;
-            let mut local = 0.0f32;
-            for h in &self.hist {
-                sample = sample.max(h[k - self.hist_start].abs());
-                local = h[base..base + TAPS]
-                    .iter()
-                    .fold(local, |m, &v| m.max(v.abs()));
-            }
-            let between = if local * bound > self.ceiling {
-                self.hist.iter().fold(0.0f32, |m, h| {
-                    m.max(self.interp.peak_between(&h[base..base + TAPS]))
-                })
-            } else {
-                0.0
-            };
-            let peak = sample.max(between).max(self.pending_between);
-            self.pending_between = between;
-            let need = if peak > self.ceiling {
-                self.ceiling / peak
-            } else {
-                1.0
-            };
-            self.push_need(k, need);
-            self.next_req += 1;
-        }
-    }
-
-    fn push_need(&mut self, k: usize, need: f32) {
-        while self.minq.back().is_some_and(|&(_, v)| v >= need) {
-            self.minq.pop_back();
-        }
-        self.minq.push_back((k, need));
-        while self
-            .minq
-            .front()
-            .is_some_and(|&(i, _)| i + self.window <= k)
-        {
-            self.minq.pop_front();
-        }
-        let held = self.minq.front().map_or(1.0, |&(_, v)| v);
-        self.box_vals.push_back(held);
-        self.box_sum += f64::from(held);
-        if self.box_vals.len() > self.window {
-            let old = self.box_vals.pop_front().unwrap_or(1.0);
-            self.box_sum -= f64::from(old);
-        }
-        // Before the window has filled, the missing values are the leading silence's 1.0.
-        let missing = self.window - self.box_vals.len();
-        let avg = ((self.box_sum + missing as f64) / self.window as f64) as f32;
-        self.gain = if avg < self.gain {
-            avg
-        } else {
-            avg + self.rel * (self.gain - avg)
-        };
-        // Never above what the window asked for (the release only slows the recovery).
-        self.gain = self.gain.min(avg);
-        self.min_gain = self.min_gain.min(self.gain);
-        self.gains.push_back(self.gain);
-    }
-
-    fn trim(&mut self) {
-        // Everything not yet output (the interpolation context of the next frame to compute
-        // lies after it: `next_req - BEFORE > out_pos`).
+        self.out_pos += n;
+        // Drop what is output, keeping the interpolation context of the next frame.
         let keep_from = self.out_pos;
-        if keep_from > self.hist_start + 4096 {
+        if keep_from > self.hist_start + 8192 {
             let drop = keep_from - self.hist_start;
             for h in &mut self.hist {
                 h.drain(..drop);
             }
             self.hist_start = keep_from;
         }
+    }
+
+    fn compute_gains(&mut self) {
+        const TAPS: usize = TruePeakInterpolator::TAPS;
+        const RUN: usize = 64;
+        let before = TruePeakInterpolator::BEFORE;
+        let bound = self.interp.l1();
+        // Frame k's needed gain can be computed once frame k + 6 has arrived.
+        let last = self.fed - TruePeakInterpolator::AFTER; // inclusive
+        let mut k0 = self.next_req;
+        while k0 <= last {
+            let k1 = (k0 + RUN).min(last + 1);
+            // The window of every frame in this run: [k0 - 5, k1 + 6).
+            let w0 = k0 - before - self.hist_start;
+            let w1 = k1 - 1 - before - self.hist_start + TAPS;
+            let local = self.hist.iter().fold(0.0f32, |m, h| {
+                h[w0..w1].iter().fold(m, |m, &v| m.max(v.abs()))
+            });
+            let interpolate = local * bound > self.ceiling;
+            for k in k0..k1 {
+                let i = k - self.hist_start;
+                let mut sample = 0.0f32;
+                for h in &self.hist {
+                    sample = sample.max(h[i].abs());
+                }
+                let between = if interpolate {
+                    let b = i - before;
+                    self.hist.iter().fold(0.0f32, |m, h| {
+                        m.max(self.interp.peak_between(&h[b..b + TAPS]))
+                    })
+                } else {
+                    0.0
+                };
+                let peak = sample.max(between).max(self.pending_between);
+                self.pending_between = between;
+                let need = if peak > self.ceiling {
+                    self.ceiling / peak
+                } else {
+                    1.0
+                };
+                self.push_need(k, need);
+            }
+            k0 = k1;
+        }
+        self.next_req = last + 1;
+    }
+
+    #[inline]
+    fn push_need(&mut self, k: usize, need: f32) {
+        let held = if need >= 1.0 && self.minq.is_empty() {
+            1.0
+        } else {
+            while self.minq.back().is_some_and(|&(_, v)| v >= need) {
+                self.minq.pop_back();
+            }
+            if need < 1.0 {
+                self.minq.push_back((k, need));
+            }
+            while self
+                .minq
+                .front()
+                .is_some_and(|&(i, _)| i + self.window <= k)
+            {
+                self.minq.pop_front();
+            }
+            self.minq.front().map_or(1.0, |&(_, v)| v)
+        };
+        let old = self.box_ring[self.box_pos];
+        self.box_ring[self.box_pos] = held;
+        self.box_pos = if self.box_pos + 1 == self.window {
+            0
+        } else {
+            self.box_pos + 1
+        };
+        self.box_sum += f64::from(held) - f64::from(old);
+        self.box_count += 1;
+        if self.box_count >= 1 << 16 {
+            self.box_sum = self.box_ring.iter().map(|&v| f64::from(v)).sum();
+            self.box_count = 0;
+        }
+        let avg = ((self.box_sum / self.window as f64) as f32).min(1.0);
+        self.gain = if avg < self.gain {
+            avg
+        } else {
+            // Never above what the window asked for: the release only slows the recovery.
+            (avg + self.rel * (self.gain - avg)).min(avg)
+        };
+        self.min_gain = self.min_gain.min(self.gain);
+        self.gains.push(self.gain);
     }
 }
 

@@ -8,7 +8,7 @@
 //! what the block writes: every step is a loop over frames that the compiler vectorises, and
 //! the whole reverb costs a few nanoseconds a frame.
 
-use super::biquad::{Biquad, FilterKind};
+use super::biquad::FilterKind;
 
 /// Reverb settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,66 +52,75 @@ const LINE_MS: [f32; 8] = [29.7, 37.1, 41.1, 43.7, 53.0, 59.9, 67.7, 73.1];
 const DIFFUSER_MS: [[f32; 2]; 2] = [[4.77, 3.59], [5.41, 4.21]];
 const DIFFUSER_GAIN: f32 = 0.6;
 
+/// Frames per processing block: at most the shortest diffuser delay (3.59 ms = 158 frames at
+/// 44.1 kHz), so every delay read in a block reaches back before the block.
+const MAX_BLOCK: usize = 128;
+
 #[derive(Debug, Clone)]
 struct Ring {
     buf: Vec<f32>,
-    mask: usize,
     pos: usize,
     delay: usize,
 }
 
 impl Ring {
-    fn new(delay: usize, max_block: usize) -> Self {
-        let len = (delay + max_block + 1).next_power_of_two();
+    fn new(delay: usize) -> Self {
         Self {
-            buf: vec![0.0; len],
-            mask: len - 1,
+            buf: vec![0.0; delay + MAX_BLOCK + 1],
             pos: 0,
             delay,
         }
     }
 
-    /// Read the `n` frames written `delay` frames before the next write.
+    /// Copy the `out.len()` frames written `delay` frames before the next write, in at most
+    /// two contiguous pieces.
     fn read(&self, out: &mut [f32]) {
-        let start = self.pos.wrapping_sub(self.delay) & self.mask;
-        for (k, o) in out.iter_mut().enumerate() {
-            *o = self.buf[(start + k) & self.mask];
-        }
+        let len = self.buf.len();
+        let start = (self.pos + len - self.delay) % len;
+        let first = (len - start).min(out.len());
+        out[..first].copy_from_slice(&self.buf[start..start + first]);
+        let rest = out.len() - first;
+        out[first..].copy_from_slice(&self.buf[..rest]);
     }
 
     fn write(&mut self, x: &[f32]) {
-        for &v in x {
-            self.buf[self.pos] = v;
-            self.pos = (self.pos + 1) & self.mask;
-        }
+        let len = self.buf.len();
+        let first = (len - self.pos).min(x.len());
+        self.buf[self.pos..self.pos + first].copy_from_slice(&x[..first]);
+        let rest = x.len() - first;
+        self.buf[..rest].copy_from_slice(&x[first..]);
+        self.pos = (self.pos + x.len()) % len;
     }
 }
 
-/// Schroeder all-pass on one channel.
+/// Schroeder all-pass on one channel, a block at a time (the block is never longer than the
+/// delay, so the whole block reads stored values).
 #[derive(Debug, Clone)]
 struct AllPass {
-    buf: Vec<f32>,
-    pos: usize,
+    ring: Ring,
+    z: Vec<f32>,
+    w: Vec<f32>,
 }
 
 impl AllPass {
     fn new(len: usize) -> Self {
         Self {
-            buf: vec![0.0; len.max(1)],
-            pos: 0,
+            ring: Ring::new(len.max(MAX_BLOCK)),
+            z: vec![0.0; MAX_BLOCK],
+            w: vec![0.0; MAX_BLOCK],
         }
     }
 
-    #[inline]
-    fn run(&mut self, x: f32) -> f32 {
-        let z = self.buf[self.pos];
-        let y = z - DIFFUSER_GAIN * x;
-        self.buf[self.pos] = x + DIFFUSER_GAIN * y;
-        self.pos += 1;
-        if self.pos == self.buf.len() {
-            self.pos = 0;
+    fn process(&mut self, x: &mut [f32]) {
+        let n = x.len();
+        let (z, w) = (&mut self.z[..n], &mut self.w[..n]);
+        self.ring.read(z);
+        for ((v, &zi), wi) in x.iter_mut().zip(z.iter()).zip(w.iter_mut()) {
+            let y = zi - DIFFUSER_GAIN * *v;
+            *wi = *v + DIFFUSER_GAIN * y;
+            *v = y;
         }
-        y
+        self.ring.write(w);
     }
 }
 
@@ -119,20 +128,19 @@ impl AllPass {
 #[derive(Debug, Clone)]
 pub struct Reverb {
     lines: Vec<Ring>,
-    /// Per line: loop gain at DC and the absorption pole.
+    /// Per line: the absorption filter's input gain g (1 - b) and pole b.
     gain: [f32; 8],
     pole: [f32; 8],
     lp_state: [f32; 8],
     pre: [Ring; 2],
     diff: [[AllPass; 2]; 2],
-    out_hp: [Biquad; 2],
-    out_lp: [Biquad; 2],
+    /// Output high-pass then low-pass, both channels: coefficients and state.
+    out_c: [[f32; 5]; 2],
+    out_s: [[[f32; 4]; 2]; 2],
     width: f32,
-    block: usize,
-    /// Scratch: line outputs, then feedback, per line (frames of one block).
-    y: Vec<[f32; 8]>,
-    inp: [Vec<f32>; 2],
-    tmp: Vec<f32>,
+    /// Scratch, one block each: line outputs (then feedback), the diffused inputs.
+    y: [[f32; MAX_BLOCK]; 8],
+    inp: [[f32; MAX_BLOCK]; 2],
 }
 
 impl Reverb {
@@ -141,9 +149,8 @@ impl Reverb {
         let size = s.size.clamp(0.3, 2.0);
         let delays: Vec<usize> = LINE_MS
             .iter()
-            .map(|ms| ((ms * size * 0.001 * rate) as usize).max(16))
+            .map(|ms| ((ms * size * 0.001 * rate) as usize).max(MAX_BLOCK))
             .collect();
-        let block = delays.iter().copied().min().unwrap_or(16).min(1024);
         let rt60 = s.rt60_s.clamp(0.1, 20.0);
         let rt60_hf = rt60 * s.hf_ratio.clamp(0.05, 1.0);
         let mut gain = [0.0f32; 8];
@@ -155,36 +162,29 @@ impl Reverb {
             let gpi = 10f32.powf(-3.0 * d / (rt60_hf * rate));
             // One-pole g (1 - b) / (1 - b z^-1): DC gain g0, Nyquist gain g0 (1-b)/(1+b) = gpi.
             let r = (gpi / g0).clamp(1e-3, 1.0);
-            gain[i] = g0;
-            pole[i] = (1.0 - r) / (1.0 + r);
+            let b = (1.0 - r) / (1.0 + r);
+            gain[i] = g0 * (1.0 - b);
+            pole[i] = b;
         }
         let pre_len = ((s.pre_delay_ms.max(0.0) * 0.001 * rate) as usize).max(1);
         let diff =
             DIFFUSER_MS.map(|pair| pair.map(|ms| AllPass::new((ms * 0.001 * rate) as usize)));
+        let q = std::f32::consts::FRAC_1_SQRT_2;
         Self {
-            lines: delays.iter().map(|&d| Ring::new(d, block)).collect(),
+            lines: delays.iter().map(|&d| Ring::new(d)).collect(),
             gain,
             pole,
             lp_state: [0.0; 8],
-            pre: [Ring::new(pre_len, 1024), Ring::new(pre_len, 1024)],
+            pre: [Ring::new(pre_len), Ring::new(pre_len)],
             diff,
-            out_hp: [Biquad::design(
-                FilterKind::HighPass,
-                s.low_cut_hz,
-                std::f32::consts::FRAC_1_SQRT_2,
-                rate,
-            ); 2],
-            out_lp: [Biquad::design(
-                FilterKind::LowPass,
-                s.high_cut_hz,
-                std::f32::consts::FRAC_1_SQRT_2,
-                rate,
-            ); 2],
+            out_c: [
+                super::BiquadCoeffs::new(FilterKind::HighPass, s.low_cut_hz, q, rate).as_array(),
+                super::BiquadCoeffs::new(FilterKind::LowPass, s.high_cut_hz, q, rate).as_array(),
+            ],
+            out_s: [[[0.0; 4]; 2]; 2],
             width: s.width.clamp(0.0, 1.0),
-            block,
-            y: vec![[0.0; 8]; block],
-            inp: [vec![0.0; 1024], vec![0.0; 1024]],
-            tmp: vec![0.0; block.max(1024)],
+            y: [[0.0; MAX_BLOCK]; 8],
+            inp: [[0.0; MAX_BLOCK]; 2],
         }
     }
 
@@ -194,7 +194,7 @@ impl Reverb {
         let n = in_l.len().min(in_r.len()).min(out_l.len()).min(out_r.len());
         let mut i = 0;
         while i < n {
-            let m = self.block.min(1024).min(n - i);
+            let m = MAX_BLOCK.min(n - i);
             self.block_step(
                 &in_l[i..i + m],
                 &in_r[i..i + m],
@@ -207,79 +207,108 @@ impl Reverb {
 
     fn block_step(&mut self, in_l: &[f32], in_r: &[f32], out_l: &mut [f32], out_r: &mut [f32]) {
         let m = in_l.len();
-        // Pre-delay, then diffusion.
+        // Pre-delay (read before write: the delay is at least one block), then diffusion.
         for (c, x) in [in_l, in_r].into_iter().enumerate() {
-            self.pre[c].write(x);
             let inp = &mut self.inp[c][..m];
-            // The pre-delay ring holds at least 1024 + delay frames, so reading the block just
-            // written `delay` frames ago is valid after the write.
-            let start = self.pre[c].pos.wrapping_sub(self.pre[c].delay + m) & self.pre[c].mask;
-            for (k, v) in inp.iter_mut().enumerate() {
-                *v = self.pre[c].buf[(start + k) & self.pre[c].mask];
+            if self.pre[c].delay >= m {
+                self.pre[c].read(inp);
+                self.pre[c].write(x);
+            } else {
+                // A pre-delay shorter than the block: write first, then read back.
+                self.pre[c].write(x);
+                let len = self.pre[c].buf.len();
+                let start = (self.pre[c].pos + len - self.pre[c].delay - m) % len;
+                for (k, v) in inp.iter_mut().enumerate() {
+                    *v = self.pre[c].buf[(start + k) % len];
+                }
             }
             for ap in &mut self.diff[c] {
-                for v in inp.iter_mut() {
-                    *v = ap.run(*v);
-                }
+                ap.process(inp);
             }
         }
-        // Line outputs with absorption.
-        for li in 0..8 {
-            let tmp = &mut self.tmp[..m];
-            self.lines[li].read(tmp);
-            let (g, b) = (self.gain[li] * (1.0 - self.pole[li]), self.pole[li]);
-            let mut s = self.lp_state[li];
-            for (k, &v) in tmp.iter().enumerate() {
-                s = g * v + b * s;
-                self.y[k][li] = s;
-            }
-            self.lp_state[li] = if s.abs() < 1e-20 { 0.0 } else { s };
+        // Line outputs through their absorption filters (eight independent recursions side
+        // by side).
+        for (li, line) in self.lines.iter().enumerate() {
+            line.read(&mut self.y[li][..m]);
         }
+        let (g, b) = (self.gain, self.pole);
+        let mut st = self.lp_state;
+        for t in 0..m {
+            for li in 0..8 {
+                st[li] = g[li] * self.y[li][t] + b[li] * st[li];
+                self.y[li][t] = st[li];
+            }
+        }
+        self.lp_state = st.map(|v| if v.abs() < 1e-20 { 0.0 } else { v });
         // Outputs: even lines left, odd lines right, alternating signs, then width.
         let w = self.width;
-        for k in 0..m {
-            let y = &self.y[k];
-            let l = y[0] - y[2] + y[4] - y[6];
-            let r = y[1] - y[3] + y[5] - y[7];
+        let y = &self.y;
+        for t in 0..m {
+            let l = y[0][t] - y[2][t] + y[4][t] - y[6][t];
+            let r = y[1][t] - y[3][t] + y[5][t] - y[7][t];
             let mid = 0.5 * (l + r);
             let side = 0.5 * (l - r) * w;
-            out_l[k] = 0.5 * (mid + side);
-            out_r[k] = 0.5 * (mid - side);
+            out_l[t] = 0.5 * (mid + side);
+            out_r[t] = 0.5 * (mid - side);
         }
-        // Feedback through the Hadamard matrix (fast Walsh–Hadamard, normalised by 1/sqrt 8),
-        // plus the input: left into even lines, right into odd ones.
-        let norm = 1.0 / 8f32.sqrt();
-        for k in 0..m {
-            let y = &mut self.y[k];
-            let mut h = 1;
-            while h < 8 {
-                let mut j = 0;
-                while j < 8 {
-                    for q in j..j + h {
-                        let (a, b) = (y[q], y[q + h]);
-                        y[q] = a + b;
-                        y[q + h] = a - b;
+        // Feedback through the normalised 8x8 Hadamard matrix (three butterfly stages over
+        // whole blocks), plus the input: left into even lines, right into odd ones.
+        let y = &mut self.y;
+        let mut h = 1;
+        while h < 8 {
+            let mut j = 0;
+            while j < 8 {
+                for q in j..j + h {
+                    let (lo, hi) = y.split_at_mut(q + h);
+                    let (a, bb) = (&mut lo[q][..m], &mut hi[0][..m]);
+                    for (x, z) in a.iter_mut().zip(bb.iter_mut()) {
+                        let (p, r) = (*x, *z);
+                        *x = p + r;
+                        *z = p - r;
                     }
-                    j += 2 * h;
                 }
-                h *= 2;
+                j += 2 * h;
             }
-            let (xl, xr) = (self.inp[0][k], self.inp[1][k]);
-            for (q, v) in y.iter_mut().enumerate() {
-                *v = *v * norm + if q % 2 == 0 { xl } else { xr };
+            h *= 2;
+        }
+        let norm = 1.0 / 8f32.sqrt();
+        for (li, line) in y.iter_mut().enumerate() {
+            let x = &self.inp[li % 2][..m];
+            for (v, &xi) in line[..m].iter_mut().zip(x) {
+                *v = *v * norm + xi;
             }
         }
-        for li in 0..8 {
-            let tmp = &mut self.tmp[..m];
-            for (k, t) in tmp.iter_mut().enumerate() {
-                *t = self.y[k][li];
-            }
-            self.lines[li].write(tmp);
+        for (li, line) in self.lines.iter_mut().enumerate() {
+            line.write(&y[li][..m]);
         }
-        self.out_hp[0].process(out_l);
-        self.out_hp[1].process(out_r);
-        self.out_lp[0].process(out_l);
-        self.out_lp[1].process(out_r);
+        // Output high-pass and low-pass, both channels in one loop per stage.
+        for (c, st) in self.out_c.iter().zip(self.out_s.iter_mut()) {
+            let [b0, b1, b2, a1, a2] = *c;
+            let [
+                [mut lx1, mut lx2, mut ly1, mut ly2],
+                [mut rx1, mut rx2, mut ry1, mut ry2],
+            ] = *st;
+            for (a, bq) in out_l.iter_mut().zip(out_r.iter_mut()) {
+                let (xl, xr) = (*a, *bq);
+                let yl = b0 * xl + b1 * lx1 + b2 * lx2 - a2 * ly2 - a1 * ly1;
+                let yr = b0 * xr + b1 * rx1 + b2 * rx2 - a2 * ry2 - a1 * ry1;
+                lx2 = lx1;
+                lx1 = xl;
+                ly2 = ly1;
+                ly1 = yl;
+                rx2 = rx1;
+                rx1 = xr;
+                ry2 = ry1;
+                ry1 = yr;
+                *a = yl;
+                *bq = yr;
+            }
+            let f = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
+            *st = [
+                [f(lx1), f(lx2), f(ly1), f(ly2)],
+                [f(rx1), f(rx2), f(ry1), f(ry2)],
+            ];
+        }
     }
 }
 

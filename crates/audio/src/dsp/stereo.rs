@@ -49,6 +49,9 @@ impl Width {
 /// signal: 13 ms left and 19 ms right (inside the precedence-effect window, so they fuse with
 /// the original instead of sounding as echoes), each drifting by +-0.4 ms at 0.2–0.3 Hz the way
 /// a second take drifts against the first, high-passed at 250 Hz so the low end stays mono.
+///
+/// The drift moves so slowly that the delay is updated every 32 frames and interpolated
+/// linearly between, and the high-pass sits on the delay line's input (one filter, not two).
 #[derive(Debug, Clone)]
 pub struct Doubler {
     buf: Vec<f32>,
@@ -61,13 +64,16 @@ pub struct Doubler {
     phase: [f32; 2],
     inc: [f32; 2],
     level: f32,
-    hp: [Biquad; 2],
+    hp: Biquad,
 }
+
+/// Frames between delay updates.
+const DOUBLER_STEP: usize = 32;
 
 impl Doubler {
     /// A doubler at `rate` Hz whose copies sit `level_db` below the dry signal.
     pub fn new(level_db: f32, rate: f32) -> Self {
-        let len = ((0.025 * rate) as usize + 4).next_power_of_two();
+        let len = ((0.025 * rate) as usize + DOUBLER_STEP + 4).next_power_of_two();
         Self {
             buf: vec![0.0; len],
             mask: len - 1,
@@ -77,37 +83,59 @@ impl Doubler {
             phase: [0.0, 0.5],
             inc: [0.21 / rate, 0.29 / rate],
             level: 10f32.powf(level_db / 20.0),
-            hp: [Biquad::design(
+            hp: Biquad::design(
                 FilterKind::HighPass,
                 250.0,
                 std::f32::consts::FRAC_1_SQRT_2,
                 rate,
-            ); 2],
+            ),
         }
+    }
+
+    fn delay_at(&self, side: usize, phase: f32) -> f32 {
+        // Triangle LFO in -1..1.
+        let tri = 4.0 * (phase - 0.5).abs() - 1.0;
+        self.base[side] + self.depth * tri
     }
 
     /// Add the copies to a stereo pair in place.
     pub fn process(&mut self, l: &mut [f32], r: &mut [f32]) {
-        for (a, b) in l.iter_mut().zip(r.iter_mut()) {
-            self.buf[self.pos] = 0.5 * (*a + *b);
-            let mut wet = [0.0f32; 2];
-            for (side, w) in wet.iter_mut().enumerate() {
-                let ph = self.phase[side];
-                // Triangle LFO in -1..1.
-                let tri = 4.0 * (ph - 0.5).abs() - 1.0;
-                let d = self.base[side] + self.depth * tri;
-                let di = d as usize;
-                let frac = d - di as f32;
-                let i0 = self.pos.wrapping_sub(di) & self.mask;
-                let i1 = self.pos.wrapping_sub(di + 1) & self.mask;
-                let v = self.buf[i0] + frac * (self.buf[i1] - self.buf[i0]);
-                *w = self.hp[side].run(v) * self.level;
-                let np = ph + self.inc[side];
-                self.phase[side] = if np >= 1.0 { np - 1.0 } else { np };
+        let n = l.len().min(r.len());
+        let mut i = 0;
+        while i < n {
+            let m = DOUBLER_STEP.min(n - i);
+            // Write the block's high-passed mid first: the shortest delay (13 ms) is longer
+            // than a block, so every read below reaches back before it.
+            for k in 0..m {
+                let mid = 0.5 * (l[i + k] + r[i + k]);
+                self.buf[(self.pos + k) & self.mask] = self.hp.run(mid);
             }
-            *a += wet[0];
-            *b += wet[1];
-            self.pos = (self.pos + 1) & self.mask;
+            let mut wet = [[0.0f32; DOUBLER_STEP]; 2];
+            for (side, w) in wet.iter_mut().enumerate() {
+                let d0 = self.delay_at(side, self.phase[side]);
+                let mut ph = self.phase[side] + self.inc[side] * m as f32;
+                if ph >= 1.0 {
+                    ph -= 1.0;
+                }
+                let d1 = self.delay_at(side, ph);
+                self.phase[side] = ph;
+                let dd = (d1 - d0) / m as f32;
+                for (k, o) in w[..m].iter_mut().enumerate() {
+                    let d = d0 + dd * k as f32;
+                    let di = d as usize;
+                    let frac = d - di as f32;
+                    let at = self.pos + k;
+                    let a = self.buf[at.wrapping_sub(di) & self.mask];
+                    let b = self.buf[at.wrapping_sub(di + 1) & self.mask];
+                    *o = (a + frac * (b - a)) * self.level;
+                }
+            }
+            for k in 0..m {
+                l[i + k] += wet[0][k];
+                r[i + k] += wet[1][k];
+            }
+            self.pos = (self.pos + m) & self.mask;
+            i += m;
         }
     }
 }
