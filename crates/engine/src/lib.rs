@@ -16,8 +16,10 @@
 
 use std::path::PathBuf;
 
+use bandmate_analysis::{AnalysisError, AnalysisSettings};
 use bandmate_audio::{DecodeError, DecodeLimits};
-use bandmate_core::{AudioBuffer, GenerationParams};
+use bandmate_compose::ComposeError;
+use bandmate_core::{Analysis, Arrangement, AudioBuffer, GenerationParams, Plan};
 
 /// Engine settings, with documented defaults.
 #[derive(Debug, Clone, PartialEq)]
@@ -106,6 +108,17 @@ pub struct Prepared {
     pub vocal: AudioBuffer,
     /// Codec of the input (`mp3`, `pcm_s16le`, …).
     pub codec: String,
+    /// What was heard in the vocal.
+    pub analysis: Analysis,
+    /// Key, tempo, beats, chord chart and style: what both variations are arranged from.
+    pub plan: Plan,
+}
+
+fn compose_error(e: ComposeError) -> EngineError {
+    match e {
+        ComposeError::TooLong { .. } => EngineError::Unusable(e.to_string()),
+        ComposeError::InvalidVariation(_) => EngineError::Internal(e.to_string()),
+    }
 }
 
 /// One finished variation.
@@ -175,21 +188,53 @@ impl Engine {
         progress(Stage::Decode);
         let decoded = bandmate_audio::decode(input, extension, &self.config.decode_limits)?;
         progress(Stage::Analyse);
+        let settings = AnalysisSettings::for_voice(params.vocal_gender);
+        let analysis =
+            bandmate_analysis::analyze(&decoded.audio, &settings).map_err(|e| match e {
+                AnalysisError::NoMelody { .. } => EngineError::Unusable(e.to_string()),
+                other => EngineError::Internal(other.to_string()),
+            })?;
         progress(Stage::Harmonise);
+        let plan = bandmate_compose::plan(&analysis, params).map_err(compose_error)?;
         Ok(Prepared {
             params: params.clone(),
             vocal: decoded.audio,
             codec: decoded.codec,
+            analysis,
+            plan,
         })
     }
 
     /// The plan as JSON (key, tempo, beats, chord chart, style, unknown tags), for the `text`
-    /// callback and the record.
+    /// callback, the record and the player. Times are seconds of the input file.
     pub fn plan_json(&self, prepared: &Prepared) -> serde_json::Value {
+        let (a, p) = (&prepared.analysis, &prepared.plan);
         serde_json::json!({
             "durationSeconds": prepared.vocal.duration_s(),
             "codec": prepared.codec,
+            "key": p.key.to_string(),
+            "keyConfidence": p.key_confidence,
+            "tempo": (p.tempo_bpm * 10.0).round() / 10.0,
+            "beatsPerBar": p.grid.beats_per_bar,
+            "beats": p.grid.beats,
+            "downbeats": p.grid.downbeats(),
+            "tuningCents": a.tuning_cents,
+            "chords": p.chart(),
+            "style": p.style,
+            "unknownTags": p.unknown_tags,
+            "excluded": p.excluded,
         })
+    }
+
+    /// Arrange one variation (1 or 2): what each instrument plays, in song time.
+    pub fn arrange(&self, prepared: &Prepared, variation: u8) -> Result<Arrangement, EngineError> {
+        bandmate_compose::arrange(
+            &prepared.analysis,
+            &prepared.plan,
+            &prepared.params,
+            variation,
+        )
+        .map_err(compose_error)
     }
 
     /// Arrange, render, mix and encode one variation (1 or 2): the `first` / `complete` stages.

@@ -589,6 +589,33 @@ pub fn sing(melody: &Melody, s: &SingerSettings, seed: u64) -> SungTake {
     }
 }
 
+impl SungTake {
+    /// The ground truth in the evaluation kit's format (`../shared/eval/make_inputs.py`), so
+    /// `scoring.py` scores synthetic takes exactly like the POP909 renders. Note pitches are
+    /// given as sung (intended MIDI plus the singer's tuning offset).
+    pub fn truth_json(&self, id: &str, beats_per_bar: u32) -> String {
+        let r4 = |x: f64| (x * 1e4).round() / 1e4;
+        serde_json::json!({
+            "id": id,
+            "source": "synthetic",
+            "audio": format!("audio/{id}.wav"),
+            "sr": self.rate,
+            "duration": r4(self.audio.len() as f64 / f64::from(self.rate)),
+            "render": null,
+            "song": {"id": id},
+            "tempo": self.bpm,
+            "beats": self.beats.iter().map(|&t| r4(t)).collect::<Vec<_>>(),
+            "downbeats": self.downbeats.iter().map(|&t| r4(t)).collect::<Vec<_>>(),
+            "beats_per_bar": beats_per_bar,
+            "key": self.key.to_string(),
+            "chords": null,
+            // the pitch as sung: on the singer's own tuning grid
+            "notes": self.notes.iter().map(|&(a, b, m)| [r4(a), r4(b), r4(m + self.tuning_cents / 100.0)]).collect::<Vec<_>>(),
+        })
+        .to_string()
+    }
+}
+
 fn normalize(v: &mut [f32], peak: f32) {
     let p = v.iter().fold(0.0f32, |m, &x| m.max(x.abs()));
     if p > 0.0 {

@@ -1,0 +1,668 @@
+//! Tempo, beats, meter and downbeats from the voice alone.
+//!
+//! A sung melody has no drums; its rhythm lives in where notes start and how long they last.
+//!
+//! 1. **Accent signal** (100 Hz): a bump at every note onset, weighted by loudness and by the
+//!    time to the next onset (long notes fall on strong beats — Lerdahl & Jackendoff's metrical
+//!    preference rule 5; Povel & Essens 1985), with extra weight where a phrase starts, plus a
+//!    little of the raw onset function for attacks the note segmentation merged.
+//! 2. **Periodicity**: the autocorrelation of the accent signal, read through a comb over the
+//!    metrical levels above each candidate period (beat, 2 beats, bar), so a period scores by
+//!    how well a whole metrical grid fits, not one lag.
+//! 3. **Tempo octave**: a monophonic melody's rhythm is nearly scale-invariant (a ballad in 16ths
+//!    at 65 BPM and an up-tempo song in 8ths at 130 BPM put their onsets at the same times), so
+//!    the level is decided by a log-normal prior on the tactus (centre [`RhythmSettings::prior_bpm`],
+//!    spread one octave = 2σ) times the periodicity evidence. Callers that know the style pass a
+//!    narrower prior (the style's tempo range).
+//! 4. **Beats**: dynamic programming (Ellis 2007) over the accent signal with the chosen period;
+//!    it follows tempo drift and keeps a steady pulse through rests and breaths.
+//! 5. **Meter and downbeat**: 3/4 against 4/4 and the bar phase by the accents that fall on
+//!    candidate bar lines (long notes and phrase starts), with a prior for 4/4 (the large
+//!    majority of popular songs).
+
+use bandmate_core::{BeatGrid, Envelope, Note, Phrase};
+
+use crate::frontend::HOP_S;
+
+/// Settings of the rhythm analysis.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RhythmSettings {
+    /// Centre of the tempo prior (BPM). 80 BPM: the tactus annotators tap on sung pop, between
+    /// slow ballads (~60–75) and mid-tempo songs (~95–120).
+    pub prior_bpm: f64,
+    /// Standard deviation of the tempo prior in octaves (log2 units).
+    pub prior_octaves: f64,
+    /// Slowest tempo considered (BPM).
+    pub min_bpm: f64,
+    /// Fastest tempo considered (BPM).
+    pub max_bpm: f64,
+    /// How strongly the beat tracker holds the period (Ellis's α).
+    pub tightness: f64,
+    /// Prior probability of 4/4 against 3/4.
+    pub four_four_prior: f64,
+}
+
+impl Default for RhythmSettings {
+    fn default() -> Self {
+        Self {
+            prior_bpm: 80.0,
+            prior_octaves: 0.5,
+            min_bpm: 40.0,
+            max_bpm: 200.0,
+            tightness: 200.0,
+            four_four_prior: 0.8,
+        }
+    }
+}
+
+impl RhythmSettings {
+    /// Check the settings make sense.
+    pub fn validate(&self) -> Result<(), String> {
+        if !(self.min_bpm > 0.0 && self.max_bpm > self.min_bpm) {
+            return Err(format!(
+                "tempo range {}..{} BPM is empty",
+                self.min_bpm, self.max_bpm
+            ));
+        }
+        if !(self.prior_bpm > 0.0 && self.prior_octaves > 0.0) {
+            return Err("the tempo prior needs a positive centre and spread".into());
+        }
+        if !(0.0..=1.0).contains(&self.four_four_prior) {
+            return Err("four_four_prior must be in 0..=1".into());
+        }
+        Ok(())
+    }
+}
+
+/// The rhythm found.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rhythm {
+    /// Beats with meter and downbeat phase.
+    pub grid: BeatGrid,
+    /// Tempo in BPM (60 over the median beat interval).
+    pub tempo_bpm: f64,
+}
+
+/// Phrases, by a local boundary model in the manner of Cambouropoulos (2001): each gap between
+/// two notes gets a boundary strength from the rest (a breath: 0.4 s counts fully), from how
+/// much longer than usual the note before it lasts (a phrase-final hold), and from a large
+/// leap. Gaps strong enough become boundaries; phrases shorter than 1.5 s join their
+/// neighbour; phrases longer than 12 s split at their strongest inner gap.
+pub fn phrases(notes: &[Note]) -> Vec<Phrase> {
+    if notes.is_empty() {
+        return Vec::new();
+    }
+    let n = notes.len();
+    let mut iois: Vec<f64> = notes.windows(2).map(|w| w[1].onset - w[0].onset).collect();
+    iois.sort_by(f64::total_cmp);
+    let median_ioi = iois.get(iois.len() / 2).copied().unwrap_or(0.4).max(0.05);
+    // strength[i]: boundary after note i
+    let strength: Vec<f64> = (0..n.saturating_sub(1))
+        .map(|i| {
+            let (a, b) = (&notes[i], &notes[i + 1]);
+            let gap = (b.onset - a.offset).max(0.0);
+            let ioi = b.onset - a.onset;
+            let rest = (gap / 0.4).min(1.5) * 2.0;
+            let hold = (ioi / median_ioi).log2().max(0.0);
+            let leap = if (b.pitch - a.pitch).abs() >= 7.0 {
+                0.3
+            } else {
+                0.0
+            };
+            rest + hold + leap
+        })
+        .collect();
+    let mut cuts: Vec<usize> = (0..strength.len())
+        .filter(|&i| strength[i] >= 2.0)
+        .map(|i| i + 1)
+        .collect();
+    // join phrases shorter than 1.5 s to a neighbour (drop the weaker of their two boundaries)
+    loop {
+        let bounds: Vec<usize> = std::iter::once(0)
+            .chain(cuts.iter().copied())
+            .chain(std::iter::once(n))
+            .collect();
+        let short = bounds
+            .windows(2)
+            .position(|w| notes[w[1] - 1].offset - notes[w[0]].onset < 1.5);
+        let Some(k) = short else { break };
+        if cuts.is_empty() {
+            break;
+        }
+        // candidate cuts to drop: the phrase's left (k-1 in cuts) or right (k in cuts)
+        let left = k.checked_sub(1).filter(|&j| j < cuts.len());
+        let right = (k < cuts.len()).then_some(k);
+        let drop = match (left, right) {
+            (Some(l), Some(r)) => {
+                if strength[cuts[l] - 1] <= strength[cuts[r] - 1] {
+                    l
+                } else {
+                    r
+                }
+            }
+            (Some(l), None) => l,
+            (None, Some(r)) => r,
+            (None, None) => break,
+        };
+        cuts.remove(drop);
+    }
+    // split phrases longer than 12 s at their strongest inner boundary
+    loop {
+        let bounds: Vec<usize> = std::iter::once(0)
+            .chain(cuts.iter().copied())
+            .chain(std::iter::once(n))
+            .collect();
+        let long = bounds
+            .windows(2)
+            .find(|w| notes[w[1] - 1].offset - notes[w[0]].onset > 12.0 && w[1] - w[0] >= 4);
+        let Some(w) = long else { break };
+        let (a, b) = (w[0], w[1]);
+        // keep at least 1.5 s on each side
+        let best = (a + 1..b)
+            .filter(|&c| {
+                notes[c - 1].offset - notes[a].onset >= 1.5
+                    && notes[b - 1].offset - notes[c].onset >= 1.5
+            })
+            .max_by(|&x, &y| strength[x - 1].total_cmp(&strength[y - 1]));
+        match best {
+            Some(c) => {
+                cuts.push(c);
+                cuts.sort_unstable();
+            }
+            None => break,
+        }
+    }
+    let bounds: Vec<usize> = std::iter::once(0)
+        .chain(cuts)
+        .chain(std::iter::once(n))
+        .collect();
+    bounds
+        .windows(2)
+        .map(|w| Phrase {
+            start: notes[w[0]].onset,
+            end: notes[w[1] - 1].offset,
+            first_note: w[0],
+            end_note: w[1],
+        })
+        .collect()
+}
+
+/// The accent signal on the analysis hop.
+pub fn accent_signal(notes: &[Note], phrases: &[Phrase], flux: &[f32], frames: usize) -> Vec<f32> {
+    let mut a = vec![0.0f32; frames];
+    let starts: std::collections::HashSet<usize> = phrases.iter().map(|p| p.first_note).collect();
+    // Gaussian bump, σ = 20 ms.
+    let bump: Vec<f32> = (-5i32..=5)
+        .map(|k| (-(k * k) as f32 / (2.0 * 2.0 * 2.0)).exp())
+        .collect();
+    for (i, n) in notes.iter().enumerate() {
+        let ioi = notes
+            .get(i + 1)
+            .map_or(n.duration(), |m| m.onset - n.onset)
+            .clamp(0.05, 2.0);
+        // Longer time-to-next-onset = more accent (log scale, saturating at 2 s).
+        let dur_w = 1.0 + (ioi / 0.25).log2().max(0.0) as f32 * 0.5;
+        let phrase_w = if starts.contains(&i) { 1.5 } else { 1.0 };
+        let w = n.salience.sqrt() * dur_w * phrase_w;
+        let c = (n.onset / HOP_S).round() as isize;
+        for (k, b) in bump.iter().enumerate() {
+            let idx = c + k as isize - 5;
+            if idx >= 0 && (idx as usize) < frames {
+                a[idx as usize] += w * b;
+            }
+        }
+    }
+    // A little of the raw onset function (normalised to its 95th percentile).
+    if !flux.is_empty() {
+        let mut s: Vec<f32> = flux.to_vec();
+        s.sort_by(f32::total_cmp);
+        let p95 = s[(s.len() * 95 / 100).min(s.len() - 1)].max(1e-6);
+        for (x, &f) in a.iter_mut().zip(flux) {
+            *x += 0.15 * (f / p95).min(2.0);
+        }
+    }
+    a
+}
+
+/// Autocorrelation of `a` (mean removed) for lags `0..max_lag`, normalised by overlap.
+fn autocorrelation(a: &[f32], max_lag: usize) -> Vec<f64> {
+    let n = a.len();
+    let mean = a.iter().map(|&v| f64::from(v)).sum::<f64>() / n.max(1) as f64;
+    let x: Vec<f64> = a.iter().map(|&v| f64::from(v) - mean).collect();
+    (0..max_lag.min(n))
+        .map(|lag| {
+            let s: f64 = x[..n - lag].iter().zip(&x[lag..]).map(|(p, q)| p * q).sum();
+            s / (n - lag) as f64
+        })
+        .collect()
+}
+
+/// Autocorrelation near a fractional lag: the largest value within ±1.5 % of the lag (at least
+/// one frame), so a sung tempo that drifts a little does not hide a peak at long lags.
+fn ac_at(ac: &[f64], lag: f64) -> f64 {
+    if lag < 1.0 || lag >= (ac.len() - 1) as f64 {
+        return 0.0;
+    }
+    let tol = (lag * 0.015).max(1.0);
+    let lo = (lag - tol).floor().max(0.0) as usize;
+    let hi = ((lag + tol).ceil() as usize).min(ac.len() - 1);
+    ac[lo..=hi].iter().copied().fold(f64::MIN, f64::max)
+}
+
+/// Evidence for a beat period (frames): every level of the metrical hierarchy built on it
+/// must be periodic — the subdivision, the beat, two beats and the bar of four — so a
+/// period scores by how well a whole grid fits. A dotted period (3/4 of the beat, common
+/// with dotted rhythms) fits its own lag but not its subdivision or its bar.
+fn period_evidence(ac: &[f64], p: f64) -> f64 {
+    ac_at(ac, p / 2.0) + ac_at(ac, p) + ac_at(ac, 2.0 * p) + ac_at(ac, 4.0 * p)
+}
+
+/// Estimate the beat period in frames.
+fn estimate_period(accent: &[f32], s: &RhythmSettings) -> f64 {
+    let max_p = 60.0 / s.min_bpm / HOP_S;
+    let min_p = 60.0 / s.max_bpm / HOP_S;
+    let ac = autocorrelation(accent, (max_p * 4.0) as usize + 4);
+    let mut best = (f64::MIN, 60.0 / s.prior_bpm / HOP_S);
+    let mut p = min_p;
+    while p <= max_p {
+        let bpm = 60.0 / (p * HOP_S);
+        let z = (bpm / s.prior_bpm).log2() / s.prior_octaves;
+        let prior = (-0.5 * z * z).exp();
+        let ev = period_evidence(&ac, p).max(0.0);
+        let score = ev * prior;
+        if score > best.0 {
+            best = (score, p);
+        }
+        p *= 1.005;
+    }
+    best.1
+}
+
+/// Ellis (2007) dynamic-programming beat tracker: beat times (in frames) maximising accent at
+/// the beats minus `tightness` times the squared log deviation of each interval from `period`.
+fn track_beats(accent: &[f32], period: f64, tightness: f64) -> Vec<usize> {
+    let n = accent.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    // Normalise the accent so tightness has a fixed meaning.
+    let sd = {
+        let m = accent.iter().map(|&v| f64::from(v)).sum::<f64>() / n as f64;
+        (accent
+            .iter()
+            .map(|&v| (f64::from(v) - m).powi(2))
+            .sum::<f64>()
+            / n as f64)
+            .sqrt()
+            .max(1e-9)
+    };
+    let local: Vec<f64> = accent.iter().map(|&v| f64::from(v) / sd).collect();
+    let mut score = vec![0.0f64; n];
+    let mut back = vec![usize::MAX; n];
+    let (lo, hi) = (
+        (period * 0.5).round() as usize,
+        (period * 2.0).round() as usize,
+    );
+    for t in 0..n {
+        let mut best = 0.0f64;
+        let mut arg = usize::MAX;
+        if t >= lo {
+            let first = t.saturating_sub(hi);
+            for (prev, &sc) in score.iter().enumerate().take(t - lo + 1).skip(first) {
+                let d = (t - prev) as f64;
+                let pen = -tightness * (d / period).ln().powi(2);
+                let v = sc + pen;
+                if arg == usize::MAX || v > best {
+                    best = v;
+                    arg = prev;
+                }
+            }
+        }
+        // A beat may also start a chain (only near the beginning is that ever best).
+        if arg == usize::MAX || best < 0.0 && t < hi {
+            best = 0.0;
+            arg = usize::MAX;
+        }
+        score[t] = local[t] + best;
+        back[t] = arg;
+    }
+    // The last beat: best score within the last period.
+    let tail = n.saturating_sub(hi.max(1));
+    let mut end = (tail..n)
+        .max_by(|&a, &b| score[a].total_cmp(&score[b]))
+        .unwrap_or(n - 1);
+    let mut beats = vec![end];
+    while back[end] != usize::MAX {
+        end = back[end];
+        beats.push(end);
+    }
+    beats.reverse();
+    beats
+}
+
+/// Metrical fit of a beat grid: the summed weight of notes starting within an eighth of a
+/// beat of a beat, each note weighted by its length in beats (capped at two) and doubled at
+/// phrase starts.
+fn on_beat_weight(notes: &[Note], phrases: &[Phrase], beats: &[f64]) -> f64 {
+    let starts: std::collections::HashSet<usize> = phrases.iter().map(|p| p.first_note).collect();
+    let n = beats.len();
+    let mut total = 0.0;
+    for (i, note) in notes.iter().enumerate() {
+        let k = beats.partition_point(|&b| b < note.onset);
+        if k == 0 || k >= n {
+            continue;
+        }
+        let period = beats[k] - beats[k - 1];
+        let d = (note.onset - beats[k - 1]).min(beats[k] - note.onset);
+        if d <= period / 8.0 {
+            let ioi = notes
+                .get(i + 1)
+                .map_or(note.duration(), |m| m.onset - note.onset);
+            let w = (ioi / period).clamp(0.25, 2.0) * if starts.contains(&i) { 2.0 } else { 1.0 };
+            total += w * f64::from(note.salience.sqrt());
+        }
+    }
+    total
+}
+
+/// The tracker may lock onto the off-beats of a syncopated melody; keep the grid or its
+/// half-beat shift, whichever puts more metrical weight on the beats.
+fn best_half_beat_phase(
+    notes: &[Note],
+    phrases: &[Phrase],
+    beats: Vec<f64>,
+    duration_s: f64,
+) -> Vec<f64> {
+    if beats.len() < 3 {
+        return beats;
+    }
+    let mut shifted: Vec<f64> = beats.windows(2).map(|w| 0.5 * (w[0] + w[1])).collect();
+    let p0 = beats[1] - beats[0];
+    if shifted[0] - p0 >= 0.0 {
+        shifted.insert(0, shifted[0] - p0);
+    }
+    let n = beats.len();
+    let last = shifted[shifted.len() - 1] + (beats[n - 1] - beats[n - 2]);
+    if last <= duration_s {
+        shifted.push(last);
+    }
+    if on_beat_weight(notes, phrases, &shifted) > 1.15 * on_beat_weight(notes, phrases, &beats) {
+        shifted
+    } else {
+        beats
+    }
+}
+
+/// Choose meter (3 or 4) and the first downbeat from the beat-synchronous note accents.
+fn meter_and_phase(
+    notes: &[Note],
+    phrases: &[Phrase],
+    beats: &[f64],
+    s: &RhythmSettings,
+) -> (u8, usize) {
+    let n = beats.len();
+    // Accent per beat: notes starting within ±1/4 period, weighted by duration (capped) and
+    // phrase starts.
+    let mut acc = vec![0.0f64; n];
+    let starts: std::collections::HashSet<usize> = phrases.iter().map(|p| p.first_note).collect();
+    for (i, note) in notes.iter().enumerate() {
+        let k = beats.partition_point(|&b| b < note.onset);
+        let cand = [k.saturating_sub(1), k.min(n - 1)];
+        let Some(&j) = cand.iter().min_by(|&&a, &&b| {
+            (beats[a] - note.onset)
+                .abs()
+                .total_cmp(&(beats[b] - note.onset).abs())
+        }) else {
+            continue;
+        };
+        let period = if j + 1 < n {
+            beats[j + 1] - beats[j]
+        } else if j > 0 {
+            beats[j] - beats[j - 1]
+        } else {
+            0.5
+        };
+        if (beats[j] - note.onset).abs() > period * 0.25 {
+            continue;
+        }
+        let ioi = notes
+            .get(i + 1)
+            .map_or(note.duration(), |m| m.onset - note.onset);
+        let length = 0.5 * (ioi + note.duration());
+        let w = (length / period).clamp(0.25, 4.0) * if starts.contains(&i) { 1.5 } else { 1.0 };
+        acc[j] += w * f64::from(note.salience.sqrt());
+    }
+    // Meter: which bar length the beat accents repeat at (normalised autocorrelation at one
+    // and two bars), with the prior for 4/4 as a margin the 3/4 evidence must beat.
+    let mean = acc.iter().sum::<f64>() / n.max(1) as f64;
+    let dev: Vec<f64> = acc.iter().map(|a| a - mean).collect();
+    let energy: f64 = dev.iter().map(|d| d * d).sum::<f64>().max(1e-12);
+    let r = |lag: usize| -> f64 {
+        if lag >= n {
+            return 0.0;
+        }
+        dev[..n - lag]
+            .iter()
+            .zip(&dev[lag..])
+            .map(|(a, b)| a * b)
+            .sum::<f64>()
+            / energy
+    };
+    let margin = 0.25 * (s.four_four_prior / (1.0 - s.four_four_prior).max(1e-6)).ln();
+    let bpb: u8 = if r(3) + r(6) > r(4) + r(8) + margin {
+        3
+    } else {
+        4
+    };
+    // Downbeat phase: the bar line with the most accent above the other beats.
+    let b = usize::from(bpb);
+    let phase = (0..b)
+        .max_by(|&x, &y| {
+            let c = |ph: usize| -> f64 {
+                let on: Vec<f64> = (0..n)
+                    .filter(|j| (j + b - ph).is_multiple_of(b))
+                    .map(|j| acc[j])
+                    .collect();
+                on.iter().sum::<f64>() / on.len().max(1) as f64
+            };
+            c(x).total_cmp(&c(y))
+        })
+        .unwrap_or(0);
+    (bpb, phase)
+}
+
+/// Tempo, beats, meter and downbeats for the whole recording.
+pub fn analyse(
+    notes: &[Note],
+    phrases: &[Phrase],
+    flux: &[f32],
+    level: &Envelope,
+    duration_s: f64,
+    s: &RhythmSettings,
+) -> Result<Rhythm, String> {
+    let frames = ((duration_s / HOP_S).ceil() as usize)
+        .max(level.db.len())
+        .max(2);
+    let accent = accent_signal(notes, phrases, flux, frames);
+    let period = estimate_period(&accent, s);
+    let mut beat_frames = track_beats(&accent, period, s.tightness);
+    // Pad to cover the whole recording at the edge periods.
+    let mut beats: Vec<f64> = beat_frames.drain(..).map(|f| f as f64 * HOP_S).collect();
+    if beats.len() < 2 {
+        let p = period * HOP_S;
+        beats = (0..((duration_s / p).ceil() as usize).max(2))
+            .map(|k| k as f64 * p)
+            .collect();
+    }
+    let p0 = beats[1] - beats[0];
+    while beats[0] - p0 >= -1e-9 {
+        beats.insert(0, beats[0] - p0);
+    }
+    let n = beats.len();
+    let p1 = beats[n - 1] - beats[n - 2];
+    while beats[beats.len() - 1] + p1 <= duration_s + 1e-9 {
+        let last = beats[beats.len() - 1];
+        beats.push(last + p1);
+    }
+    beats.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    let beats = best_half_beat_phase(notes, phrases, beats, duration_s);
+    let (bpb, phase) = meter_and_phase(notes, phrases, &beats, s);
+    let grid = BeatGrid::new(beats, bpb, phase % usize::from(bpb)).map_err(|e| e.to_string())?;
+    let tempo_bpm = grid.tempo_bpm();
+    Ok(Rhythm { grid, tempo_bpm })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn notes_on(times: &[f64], dur: f64) -> Vec<Note> {
+        times
+            .iter()
+            .map(|&t| Note {
+                onset: t,
+                offset: t + dur,
+                pitch: 60.0,
+                salience: 1.0,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn steady_quarter_notes_give_their_tempo() {
+        // 90 BPM quarters with an accent (long note) every 4 beats.
+        let p = 60.0 / 90.0;
+        let mut notes = Vec::new();
+        for k in 0..48 {
+            let t = 0.5 + k as f64 * p;
+            let d = if k % 4 == 0 { p * 0.95 } else { p * 0.5 };
+            notes.push(Note {
+                onset: t,
+                offset: t + d,
+                pitch: 60.0,
+                salience: 1.0,
+            });
+        }
+        let ph = phrases(&notes);
+        let r = analyse(
+            &notes,
+            &ph,
+            &[],
+            &Envelope {
+                hop_s: HOP_S,
+                db: vec![],
+            },
+            33.0,
+            &RhythmSettings::default(),
+        )
+        .unwrap();
+        assert!((r.tempo_bpm - 90.0).abs() < 1.5, "{}", r.tempo_bpm);
+        // beats land on the notes
+        for n in notes.iter().skip(2).take(40) {
+            let near = r
+                .grid
+                .beats
+                .iter()
+                .map(|b| (b - n.onset).abs())
+                .fold(f64::MAX, f64::min);
+            assert!(near < 0.04, "note at {} nearest beat {near}", n.onset);
+        }
+    }
+
+    #[test]
+    fn beats_continue_through_rests() {
+        let p = 0.6;
+        let mut times: Vec<f64> = (0..16).map(|k| 1.0 + k as f64 * p).collect();
+        times.extend((24..40).map(|k| 1.0 + k as f64 * p)); // 8 beats of silence between
+        let notes = notes_on(&times, 0.3);
+        let ph = phrases(&notes);
+        assert_eq!(ph.len(), 2, "{ph:?}");
+        let r = analyse(
+            &notes,
+            &ph,
+            &[],
+            &Envelope {
+                hop_s: HOP_S,
+                db: vec![],
+            },
+            26.0,
+            &RhythmSettings::default(),
+        )
+        .unwrap();
+        let ibis: Vec<f64> = r.grid.beats.windows(2).map(|w| w[1] - w[0]).collect();
+        assert!(ibis.iter().all(|&d| (d - p).abs() < 0.06), "{ibis:?}");
+        assert!(r.grid.beats[0] < 0.61 && *r.grid.beats.last().unwrap() > 25.3);
+    }
+
+    #[test]
+    fn phrases_break_at_breaths_and_holds() {
+        // two 8-note phrases of eighths ending in a long note, the second after no rest at all
+        let mut notes = Vec::new();
+        let mut t = 0.0;
+        for _ in 0..3 {
+            for k in 0..8 {
+                let d = if k == 7 { 1.6 } else { 0.3 };
+                notes.push(Note {
+                    onset: t,
+                    offset: t + d,
+                    pitch: 60.0 + k as f32,
+                    salience: 1.0,
+                });
+                t += d;
+            }
+        }
+        let ph = phrases(&notes);
+        assert_eq!(
+            ph.iter().map(|p| p.end_note).collect::<Vec<_>>(),
+            vec![8, 16, 24],
+            "{ph:?}"
+        );
+    }
+
+    #[test]
+    fn waltz_is_three_four() {
+        // long note on 1, short on 2 and 3, at 120 BPM
+        let p = 0.5;
+        let mut notes = Vec::new();
+        for bar in 0..16 {
+            let t = 0.4 + bar as f64 * 3.0 * p;
+            notes.push(Note {
+                onset: t,
+                offset: t + 0.45,
+                pitch: 60.0,
+                salience: 1.0,
+            });
+            notes.push(Note {
+                onset: t + p,
+                offset: t + p + 0.2,
+                pitch: 64.0,
+                salience: 0.7,
+            });
+            notes.push(Note {
+                onset: t + 2.0 * p,
+                offset: t + 2.0 * p + 0.2,
+                pitch: 67.0,
+                salience: 0.7,
+            });
+        }
+        let ph = phrases(&notes);
+        let r = analyse(
+            &notes,
+            &ph,
+            &[],
+            &Envelope {
+                hop_s: HOP_S,
+                db: vec![],
+            },
+            25.0,
+            &RhythmSettings::default(),
+        )
+        .unwrap();
+        assert_eq!(r.grid.beats_per_bar, 3);
+        let db = r.grid.downbeats();
+        assert!(
+            db.iter().any(|&d| (d - 0.4 - 3.0 * p * 4.0).abs() < 0.05),
+            "{db:?}"
+        );
+    }
+}
