@@ -7,8 +7,10 @@
 //!     [--sf2 /usr/share/sounds/sf2/FluidR3_GM.sf2] [--vocal take.wav] [--seconds 180] \
 //!     [--profile V4_5PLUS|V5] [--weight 0.65] [--out /tmp/bandmate] [--wav] [--runs 1]
 //! ```
-//! The band is the test band (drums, bass, piano, strings, guitar over I–V–vi–IV at 96 BPM)
-//! until the arranger lands; the vocal starts after its two-bar intro.
+//! By default the band is the test band (drums, bass, piano, strings, guitar over I–V–vi–IV
+//! at 96 BPM; the synthetic vocal starts after its two-bar intro). With `--real` the vocal is
+//! analysed and arranged by the real pipeline (`bandmate-analysis`, `bandmate-compose`) with
+//! `--tags`, and only the render stage (vocal preparation, synthesis, mix, encode) is timed.
 
 #[path = "../src/testband.rs"]
 mod testband;
@@ -16,7 +18,7 @@ mod testband;
 use std::time::Instant;
 
 use bandmate_audio::{DecodeLimits, Mp3Settings, WavSampleFormat, decode};
-use bandmate_core::{AudioBuffer, Key, Mode, ModelProfile, PitchClass, SampleRate};
+use bandmate_core::{AudioBuffer, GenerationParams, Key, Mode, ModelProfile, PitchClass, SampleRate, Weight};
 use bandmate_render::{MixSettings, OutputRequest, Renderer, VocalTrack, cover_png};
 use bandmate_testkit::{Melody, SingerSettings, sing};
 
@@ -96,6 +98,36 @@ fn main() {
         vocal.channel_count()
     );
 
+    let real = args.iter().any(|a| a == "--real");
+    let tags = arg(&args, "--tags").unwrap_or_else(|| "pop, acoustic".into());
+    let params = GenerationParams {
+        title: "Test song".into(),
+        tags,
+        model: profile,
+        audio_weight: Weight::new(f64::from(weight)).expect("weight"),
+        seed: 7,
+        ..GenerationParams::default()
+    };
+    let arrangements: Vec<bandmate_core::Arrangement> = if real {
+        let t = Instant::now();
+        let settings = bandmate_analysis::AnalysisSettings::for_voice(None);
+        let analysis = bandmate_analysis::analyze(&vocal, &settings).expect("analysis");
+        let plan = bandmate_compose::plan(&analysis, &params).expect("plan");
+        let a: Vec<_> = (1..=2u8)
+            .map(|v| bandmate_compose::arrange(&analysis, &plan, &params, v).expect("arrangement"))
+            .collect();
+        println!(
+            "analysis + plan + arrange (not timed below): {:.2} s; {} at {:.1} BPM, style {}, parts {:?}",
+            t.elapsed().as_secs_f64(),
+            plan.key,
+            plan.tempo_bpm,
+            plan.style.name,
+            a[0].parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()
+        );
+        a
+    } else {
+        (1..=2u8).map(|v| testband::band(seconds, profile, v, 7)).collect()
+    };
     let mut walls = Vec::new();
     for run in 0..runs {
         let (w0, c0) = (Instant::now(), cpu());
@@ -109,7 +141,7 @@ fn main() {
         settings.render.threads = 2;
         let mut lines = Vec::new();
         for variation in 1..=2u8 {
-            let arr = testband::band(seconds, profile, variation, 7);
+            let arr = arrangements[usize::from(variation) - 1].clone();
             let t1 = Instant::now();
             let mix = renderer.mix(&arr, &track, &settings).expect("mix");
             let t_mix = t1.elapsed().as_secs_f64();
