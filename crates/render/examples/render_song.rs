@@ -18,7 +18,9 @@ mod testband;
 use std::time::Instant;
 
 use bandmate_audio::{DecodeLimits, Mp3Settings, WavSampleFormat, decode};
-use bandmate_core::{AudioBuffer, GenerationParams, Key, Mode, ModelProfile, PitchClass, SampleRate, Weight};
+use bandmate_core::{
+    AudioBuffer, GenerationParams, Key, Mode, ModelProfile, PitchClass, SampleRate, Weight,
+};
 use bandmate_render::{MixSettings, OutputRequest, Renderer, VocalTrack, cover_png};
 use bandmate_testkit::{Melody, SingerSettings, sing};
 
@@ -35,6 +37,19 @@ fn cpu() -> f64 {
     let f: Vec<&str> = rest.split_whitespace().collect();
     let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
     (field(11) + field(12)) / 100.0
+}
+
+/// Resident and peak-resident memory of this process in MB (Linux `/proc/self/status`).
+fn memory() -> (f64, f64) {
+    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let kb = |key: &str| {
+        s.lines()
+            .find(|l| l.starts_with(key))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
 }
 
 fn main() {
@@ -122,17 +137,38 @@ fn main() {
             plan.key,
             plan.tempo_bpm,
             plan.style.name,
-            a[0].parts.iter().map(|p| p.name.as_str()).collect::<Vec<_>>()
+            a[0].parts
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect::<Vec<_>>()
         );
         a
     } else {
-        (1..=2u8).map(|v| testband::band(seconds, profile, v, 7)).collect()
+        (1..=2u8)
+            .map(|v| testband::band(seconds, profile, v, 7))
+            .collect()
     };
+    // The vocal is prepared once per task (the engine's prepare stage); the decoded buffer
+    // is dropped afterwards, as the engine can.
+    let (w0, c0) = (Instant::now(), cpu());
+    let track = VocalTrack::new(&vocal, None).expect("vocal");
+    println!(
+        "vocal prepared once: {:.2} s wall, {:.2} s CPU, {:.0} MB held",
+        w0.elapsed().as_secs_f64(),
+        cpu() - c0,
+        track.bytes() as f64 / 1e6
+    );
+    drop(vocal);
+    let (rss, hwm) = memory();
+    println!(
+        "memory before rendering: {rss:.0} MB resident, {hwm:.0} MB peak so far (decoding, analysis, vocal preparation)"
+    );
+    // Reset the peak (Linux: writing 5 to clear_refs resets VmHWM) so the figures below are
+    // the render stage's own.
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
     let mut walls = Vec::new();
     for run in 0..runs {
         let (w0, c0) = (Instant::now(), cpu());
-        let track = VocalTrack::new(&vocal, None).expect("vocal");
-        let t_vocal = w0.elapsed().as_secs_f64();
         let mut settings = MixSettings {
             profile,
             audio_weight: weight,
@@ -177,6 +213,10 @@ fn main() {
                 }
             }
             let r = o.report;
+            let (rss, hwm) = memory();
+            lines.push(format!(
+                "memory after variation {variation}: {rss:.0} MB resident, {hwm:.0} MB peak so far"
+            ));
             lines.push(format!(
                 "variation {variation}: synth+mix {t_mix:.2} s, master+encode {t_enc:.2} s | song {:.2} LUFS {:.2} dBTP | instrumental {:.2} LUFS {:.2} dBTP | vocal-to-band {:+.1} LU, duck {:.1} dB, {:.1} s from {:.2} s",
                 r.song.integrated_lufs, r.song.true_peak_dbtp, r.instrumental.integrated_lufs, r.instrumental.true_peak_dbtp, r.vocal_to_band_db, r.duck_db, r.duration_s, r.start_s
@@ -185,7 +225,7 @@ fn main() {
         let wall = w0.elapsed().as_secs_f64();
         walls.push(wall);
         println!(
-            "run {run}: vocal prep {t_vocal:.2} s; total {wall:.2} s wall, {:.2} s CPU",
+            "run {run}: both variations {wall:.2} s wall, {:.2} s CPU",
             cpu() - c0
         );
         for l in lines {

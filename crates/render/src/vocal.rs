@@ -20,8 +20,9 @@ use std::sync::Arc;
 
 use bandmate_audio::dsp::{Biquad, Compressor, CompressorSettings, FilterKind};
 use bandmate_audio::resample::{Quality, resample};
-use bandmate_audio::{KWeighting, measure_loudness};
+use bandmate_audio::{KWeighting, LoudnessMeter};
 use bandmate_core::{AudioBuffer, SampleRate, VocalGender};
+
 use realfft::RealFftPlanner;
 
 use crate::compact::CompactChannel;
@@ -58,24 +59,30 @@ pub struct VocalTrack {
 
 impl VocalTrack {
     /// Prepare a decoded vocal (any rate, any channel count) for mixing.
+    ///
+    /// Memory: a mono 44.1 kHz input is read in place; anything else is folded to mono and
+    /// resampled once (one full-length copy). The chain then streams over it twice (peaks for
+    /// the compressor's threshold, then the processing itself) straight into the compact
+    /// store, so no other full-length `f32` copy is made.
     pub fn new(vocal: &AudioBuffer, gender: Option<VocalGender>) -> Result<Self, RenderError> {
-        let mono = vocal.to_mono();
-        let mut x = if vocal.rate().hz() == RATE {
-            mono
+        let converted: Option<Vec<f32>> = if vocal.rate().hz() == RATE && vocal.channel_count() == 1
+        {
+            None
         } else {
-            resample(&mono, vocal.rate().hz(), RATE, Quality::Mix)
+            let mono = vocal.to_mono();
+            Some(if vocal.rate().hz() == RATE {
+                mono
+            } else {
+                resample(&mono, vocal.rate().hz(), RATE, Quality::Mix)
+            })
         };
-        if x.len() > MAX_FRAMES {
+        let src: &[f32] = converted.as_deref().unwrap_or_else(|| vocal.channel(0));
+        if src.len() > MAX_FRAMES {
             return Err(RenderError::Vocal(format!(
                 "it lasts {:.0} s, longer than {} s",
-                x.len() as f64 / f64::from(RATE),
+                src.len() as f64 / f64::from(RATE),
                 MAX_FRAMES / RATE as usize
             )));
-        }
-        if x.iter().any(|v| !v.is_finite()) {
-            x.iter_mut()
-                .filter(|v| !v.is_finite())
-                .for_each(|v| *v = 0.0);
         }
         let rate = RATE as f32;
         let corner = match gender {
@@ -83,7 +90,7 @@ impl VocalTrack {
             Some(VocalGender::Female) => 120.0,
             None => 90.0,
         };
-        let mut chain = [
+        let chain = [
             Biquad::design(FilterKind::HighPass, corner, 0.541, rate),
             Biquad::design(FilterKind::HighPass, corner, 1.307, rate),
             Biquad::design(FilterKind::Peaking { gain_db: -2.0 }, 300.0, 1.0, rate),
@@ -95,19 +102,39 @@ impl VocalTrack {
                 rate,
             ),
         ];
-        for v in x.iter_mut() {
-            let mut s = *v;
-            for b in &mut chain {
-                s = b.run(s);
+        const PIECE: usize = 1 << 16;
+        let mut buf = vec![0.0f32; PIECE];
+        let run_chain = |chain: &mut [Biquad; 5], from: &[f32], to: &mut [f32]| {
+            for (o, &v) in to.iter_mut().zip(from) {
+                let mut s = if v.is_finite() { v } else { 0.0 };
+                for b in chain.iter_mut() {
+                    s = b.run(s);
+                }
+                *o = s;
             }
-            *v = s;
+        };
+        // Pass 1: 16 ms peaks of the cleaned signal. Threshold: 3 dB above the median peak of
+        // the sung passages (those within 30 dB of the loudest).
+        let mut c1 = chain;
+        let mut peaks = Vec::with_capacity(src.len() / 706 + 1);
+        let mut cur = 0.0f32;
+        let mut in_window = 0;
+        for piece in src.chunks(PIECE) {
+            let out = &mut buf[..piece.len()];
+            run_chain(&mut c1, piece, out);
+            for &v in out.iter() {
+                cur = cur.max(v.abs());
+                in_window += 1;
+                if in_window == 706 {
+                    peaks.push(cur);
+                    cur = 0.0;
+                    in_window = 0;
+                }
+            }
         }
-        // Threshold: 3 dB above the median 16 ms peak of the sung passages (those within
-        // 30 dB of the loudest).
-        let peaks: Vec<f32> = x
-            .chunks(706)
-            .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())))
-            .collect();
+        if in_window > 0 {
+            peaks.push(cur);
+        }
         let loudest = peaks.iter().fold(0.0f32, |m, &p| m.max(p));
         if loudest <= 1e-6 {
             return Err(RenderError::Vocal("it is silent".into()));
@@ -130,18 +157,33 @@ impl VocalTrack {
             },
             rate,
         );
-        comp.process_mono(&mut x);
-        let (env_db, k_energy) = envelopes(&x);
-        let peak: Vec<f32> = x
-            .chunks(HOP)
-            .map(|c| c.iter().fold(0.0f32, |m, v| m.max(v.abs())))
-            .collect();
-        let energy: Vec<f32> = x
-            .chunks(HOP)
-            .map(|c| c.iter().map(|v| v * v).sum())
-            .collect();
-        let loudness_lufs =
-            measure_loudness(&AudioBuffer::mono(SampleRate::CD, x.clone())).integrated_lufs;
+        // Pass 2: the chain again, the compressor, the measurements and the store.
+        let mut c2 = chain;
+        let hops = src.len().div_ceil(HOP);
+        let (mut env_db, mut k_energy) = (Vec::with_capacity(hops), Vec::with_capacity(hops));
+        let (mut peak, mut energy) = (Vec::with_capacity(hops), Vec::with_capacity(hops));
+        let mut kw = KWeighting::new(RATE);
+        let mut meter = LoudnessMeter::new(RATE, 1);
+        let mut audio = CompactChannel::with_capacity(src.len());
+        for piece in src.chunks(PIECE) {
+            let out = &mut buf[..piece.len()];
+            run_chain(&mut c2, piece, out);
+            comp.process_mono(out);
+            for c in out.chunks(HOP) {
+                let (p, e) = c
+                    .iter()
+                    .fold((0.0f32, 0.0f32), |(m, e), v| (m.max(v.abs()), e + v * v));
+                peak.push(p);
+                energy.push(e);
+                env_db.push(10.0 * (e / HOP as f32 + 1e-12).log10());
+                k_energy.push(kw.energy(c) as f32);
+            }
+            meter.add(&[out]);
+            audio.push(out);
+        }
+        audio.finish();
+        drop(converted);
+        let loudness_lufs = meter.finish().integrated_lufs;
         if !loudness_lufs.is_finite() {
             return Err(RenderError::Vocal("it is too quiet to mix".into()));
         }
@@ -150,10 +192,7 @@ impl VocalTrack {
         let mut active: Vec<f32> = env_db.iter().copied().filter(|&v| v > top - 30.0).collect();
         active.sort_by(f32::total_cmp);
         let active_db = active[active.len() / 2];
-        let (body_hz, presence_hz) = where_the_voice_sits(&x, &env_db, active_db);
-        let mut audio = CompactChannel::with_capacity(x.len());
-        audio.push(&x);
-        audio.finish();
+        let (body_hz, presence_hz) = where_the_voice_sits(&audio, &env_db, active_db);
         Ok(Self {
             data: Arc::new(VocalData {
                 audio,
@@ -262,24 +301,10 @@ impl VocalTrack {
     }
 }
 
-/// Per-hop RMS level (dB) and K-weighted energy.
-fn envelopes(x: &[f32]) -> (Vec<f32>, Vec<f32>) {
-    let hops = x.len().div_ceil(HOP);
-    let mut env = Vec::with_capacity(hops);
-    let mut ke = Vec::with_capacity(hops);
-    let mut k = KWeighting::new(RATE);
-    for c in x.chunks(HOP) {
-        let e: f32 = c.iter().map(|v| v * v).sum();
-        env.push(10.0 * (e / HOP as f32 + 1e-12).log10());
-        ke.push(k.energy(c) as f32);
-    }
-    (env, ke)
-}
-
 /// Body and presence centres from the average spectrum of the sung passages: the loudest
 /// third-octave band in 150–800 Hz and in 1.5–5 kHz (Hann-windowed 4096-point FFTs of up to
 /// 256 frames spread over the vocal).
-fn where_the_voice_sits(x: &[f32], env_db: &[f32], active_db: f32) -> (f32, f32) {
+fn where_the_voice_sits(x: &CompactChannel, env_db: &[f32], active_db: f32) -> (f32, f32) {
     const N: usize = 4096;
     let mut planner = RealFftPlanner::<f32>::new();
     let fft = planner.plan_fft_forward(N);
@@ -287,6 +312,7 @@ fn where_the_voice_sits(x: &[f32], env_db: &[f32], active_db: f32) -> (f32, f32)
     let mut spec = fft.make_output_vec();
     let mut power = vec![0.0f64; N / 2 + 1];
     let frames = x.len() / N;
+    let mut frame = vec![0.0f32; N];
     let step = (frames / 256).max(1);
     let window: Vec<f32> = (0..N)
         .map(|i| 0.5 - 0.5 * (std::f32::consts::TAU * i as f32 / N as f32).cos())
@@ -299,8 +325,9 @@ fn where_the_voice_sits(x: &[f32], env_db: &[f32], active_db: f32) -> (f32, f32)
         if env_db.get(h).is_none_or(|&e| e < active_db - 12.0) {
             continue;
         }
-        for (i, v) in input.iter_mut().enumerate() {
-            *v = x[start + i] * window[i];
+        x.read(start, &mut frame);
+        for ((v, &s), &w) in input.iter_mut().zip(&frame).zip(&window) {
+            *v = s * w;
         }
         if fft.process(&mut input, &mut spec).is_ok() {
             for (p, c) in power.iter_mut().zip(&spec) {
