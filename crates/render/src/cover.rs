@@ -185,6 +185,8 @@ pub fn cover_png(arrangement: &Arrangement, title: &str) -> Vec<u8> {
         let mut enc = png::Encoder::new(&mut out, COVER_SIZE, COVER_SIZE);
         enc.set_color(png::ColorType::Rgb);
         enc.set_depth(png::BitDepth::Eight);
+        // Fast deflate: a third of the default's time for a file about 10 % larger.
+        enc.set_compression(png::Compression::Fast);
         // Writing to a Vec cannot fail for I/O reasons; an error here is a bug in the
         // encoder, and a cover is not worth failing a song for: return what was written.
         if let Ok(mut w) = enc.write_header() {

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use bandmate_audio::dsp::{Biquad, Compressor, CompressorSettings, FilterKind};
+use bandmate_audio::dsp::{Biquad, BiquadCoeffs, Compressor, CompressorSettings, FilterKind};
 use bandmate_audio::resample::{Quality, resample};
 use bandmate_audio::{KWeighting, LoudnessMeter};
 use bandmate_core::{AudioBuffer, SampleRate, VocalGender};
@@ -113,9 +113,13 @@ impl VocalTrack {
                 *o = s;
             }
         };
-        // Pass 1: 16 ms peaks of the cleaned signal. Threshold: 3 dB above the median peak of
-        // the sung passages (those within 30 dB of the loudest).
+        // Pass 1: 16 ms peaks of the high-passed signal (the EQ's +-2 dB hardly moves them).
+        // Threshold: 3 dB above the median peak of the sung passages (those within 30 dB of
+        // the loudest).
         let mut c1 = chain;
+        for b in &mut c1[2..] {
+            *b = Biquad::new(BiquadCoeffs::IDENTITY);
+        }
         let mut peaks = Vec::with_capacity(src.len() / 706 + 1);
         let mut cur = 0.0f32;
         let mut in_window = 0;
@@ -163,7 +167,7 @@ impl VocalTrack {
         let (mut env_db, mut k_energy) = (Vec::with_capacity(hops), Vec::with_capacity(hops));
         let (mut peak, mut energy) = (Vec::with_capacity(hops), Vec::with_capacity(hops));
         let mut kw = KWeighting::new(RATE);
-        let mut meter = LoudnessMeter::new(RATE, 1);
+        let mut meter = LoudnessMeter::loudness_only(RATE, 1);
         let mut audio = CompactChannel::with_capacity(src.len());
         for piece in src.chunks(PIECE) {
             let out = &mut buf[..piece.len()];

@@ -104,39 +104,73 @@ impl Doubler {
         let mut i = 0;
         while i < n {
             let m = DOUBLER_STEP.min(n - i);
-            // Write the block's high-passed mid first: the shortest delay (13 ms) is longer
-            // than a block, so every read below reaches back before it.
-            for k in 0..m {
-                let mid = 0.5 * (l[i + k] + r[i + k]);
-                self.buf[(self.pos + k) & self.mask] = self.hp.run(mid);
-            }
-            let mut wet = [[0.0f32; DOUBLER_STEP]; 2];
-            for (side, w) in wet.iter_mut().enumerate() {
-                let d0 = self.delay_at(side, self.phase[side]);
-                let mut ph = self.phase[side] + self.inc[side] * m as f32;
-                if ph >= 1.0 {
-                    ph -= 1.0;
-                }
-                let d1 = self.delay_at(side, ph);
-                self.phase[side] = ph;
-                let dd = (d1 - d0) / m as f32;
-                for (k, o) in w[..m].iter_mut().enumerate() {
-                    let d = d0 + dd * k as f32;
-                    let di = d as usize;
-                    let frac = d - di as f32;
-                    let at = self.pos + k;
-                    let a = self.buf[at.wrapping_sub(di) & self.mask];
-                    let b = self.buf[at.wrapping_sub(di + 1) & self.mask];
-                    *o = (a + frac * (b - a)) * self.level;
-                }
-            }
+            let wet = self.block(&l[i..i + m], &r[i..i + m]);
             for k in 0..m {
                 l[i + k] += wet[0][k];
                 r[i + k] += wet[1][k];
             }
-            self.pos = (self.pos + m) & self.mask;
             i += m;
         }
+    }
+
+    /// Add the copies of `src` to `dst` (a bus the source is already part of): doubling a sum
+    /// of parts equals summing the parts doubled, so one doubler serves them all.
+    pub fn add_copies(
+        &mut self,
+        src_l: &[f32],
+        src_r: &[f32],
+        dst_l: &mut [f32],
+        dst_r: &mut [f32],
+    ) {
+        let n = src_l
+            .len()
+            .min(src_r.len())
+            .min(dst_l.len())
+            .min(dst_r.len());
+        let mut i = 0;
+        while i < n {
+            let m = DOUBLER_STEP.min(n - i);
+            let wet = self.block(&src_l[i..i + m], &src_r[i..i + m]);
+            for k in 0..m {
+                dst_l[i + k] += wet[0][k];
+                dst_r[i + k] += wet[1][k];
+            }
+            i += m;
+        }
+    }
+
+    /// One block of at most `DOUBLER_STEP` frames: store its high-passed mid, return the
+    /// delayed copies.
+    fn block(&mut self, l: &[f32], r: &[f32]) -> [[f32; DOUBLER_STEP]; 2] {
+        let m = l.len();
+        // Write the block's high-passed mid first: the shortest delay (13 ms) is longer than a
+        // block, so every read below reaches back before it.
+        for k in 0..m {
+            let mid = 0.5 * (l[k] + r[k]);
+            self.buf[(self.pos + k) & self.mask] = self.hp.run(mid);
+        }
+        let mut wet = [[0.0f32; DOUBLER_STEP]; 2];
+        for (side, w) in wet.iter_mut().enumerate() {
+            let d0 = self.delay_at(side, self.phase[side]);
+            let mut ph = self.phase[side] + self.inc[side] * m as f32;
+            if ph >= 1.0 {
+                ph -= 1.0;
+            }
+            let d1 = self.delay_at(side, ph);
+            self.phase[side] = ph;
+            let dd = (d1 - d0) / m as f32;
+            for (k, o) in w[..m].iter_mut().enumerate() {
+                let d = d0 + dd * k as f32;
+                let di = d as usize;
+                let frac = d - di as f32;
+                let at = self.pos + k;
+                let a = self.buf[at.wrapping_sub(di) & self.mask];
+                let b = self.buf[at.wrapping_sub(di + 1) & self.mask];
+                *o = (a + frac * (b - a)) * self.level;
+            }
+        }
+        self.pos = (self.pos + m) & self.mask;
+        wet
     }
 }
 
