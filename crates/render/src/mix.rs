@@ -805,7 +805,7 @@ fn run_pass1(parts: &[Mutex<PartState>], frames: usize, threads: usize, profile:
     let workers = threads.clamp(1, n_parts.max(1));
     let tickets = AtomicUsize::new(0);
     let pool: Mutex<Vec<Acc>> = Mutex::new(Vec::new());
-    let (tx, rx) = sync_channel::<Acc>(workers * 2);
+    let (tx, rx) = sync_channel::<Acc>(workers * 8);
     let mut bus = Bus::new(profile, frames);
     std::thread::scope(|s| {
         for _ in 0..workers {
@@ -1265,7 +1265,9 @@ type Encoded = (Option<Vec<u8>>, Option<Vec<u8>>, Loudness);
 
 /// Where an output's frames go: its meter and encoders.
 struct Sink {
-    meter: LoudnessMeter,
+    /// The meter, when it runs with the encoders (one thread); with several threads it runs
+    /// with the producer, which has less to do.
+    meter: Option<LoudnessMeter>,
     enc: Option<Mp3Encoder>,
     wav: Option<WavWriter>,
     err: Option<bandmate_audio::EncodeError>,
@@ -1273,7 +1275,9 @@ struct Sink {
 
 impl Sink {
     fn take(&mut self, l: &[f32], r: &[f32]) {
-        self.meter.add(&[l, r]);
+        if let Some(m) = &mut self.meter {
+            m.add(&[l, r]);
+        }
         if let Some(e) = &mut self.enc
             && let Err(x) = e.encode(&[l, r])
         {
@@ -1284,7 +1288,7 @@ impl Sink {
         }
     }
 
-    fn finish(self) -> Result<Encoded, RenderError> {
+    fn finish(self, meter: Option<LoudnessMeter>) -> Result<Encoded, RenderError> {
         if let Some(e) = self.err {
             return Err(RenderError::Encode(e));
         }
@@ -1292,7 +1296,10 @@ impl Sink {
             Some(e) => Some(e.finish()?),
             None => None,
         };
-        Ok((mp3, self.wav.map(WavWriter::finish), self.meter.finish()))
+        let meter = meter
+            .or(self.meter)
+            .unwrap_or_else(|| LoudnessMeter::new(RATE, 2));
+        Ok((mp3, self.wav.map(WavWriter::finish), meter.finish()))
     }
 }
 
@@ -1400,8 +1407,9 @@ impl Mix {
         // Each output has a producer (mix, gain, limiter) and a consumer (meter and encoders);
         // with two or more threads all four run at once, linked by short queues, so the
         // heavier song side and the lighter instrumental side keep both cores busy.
+        let threaded = self.threads >= 2;
         let sink = |mp3: Option<&Mp3Settings>, wav: Option<WavSampleFormat>| {
-            let meter = LoudnessMeter::new(RATE, 2);
+            let meter = (!threaded).then(|| LoudnessMeter::new(RATE, 2));
             let enc = match mp3 {
                 Some(s) => Some(Mp3Encoder::new(RATE, 2, s)?),
                 None => None,
@@ -1423,10 +1431,11 @@ impl Mix {
             };
             OutputRenderer::new(self, which, gain).run(f);
         };
-        if self.threads >= 2 {
+        let (mut song_meter, mut inst_meter) = (None, None);
+        if threaded {
             std::thread::scope(|s| {
-                let (stx, srx) = sync_channel::<(Vec<f32>, Vec<f32>)>(4);
-                let (itx, irx) = sync_channel::<(Vec<f32>, Vec<f32>)>(4);
+                let (stx, srx) = sync_channel::<(Vec<f32>, Vec<f32>)>(32);
+                let (itx, irx) = sync_channel::<(Vec<f32>, Vec<f32>)>(32);
                 let ss = &mut song_sink;
                 let is = &mut inst_sink;
                 s.spawn(move || {
@@ -1439,22 +1448,29 @@ impl Mix {
                         is.take(&l, &r);
                     }
                 });
+                let im = &mut inst_meter;
                 s.spawn(move || {
+                    let mut meter = LoudnessMeter::new(RATE, 2);
                     OutputRenderer::new(self, Output::Instrumental, self.plan.instrumental_gain)
                         .run(&mut |l, r| {
+                            meter.add(&[l, r]);
                             let _ = itx.send((l.to_vec(), r.to_vec()));
                         });
+                    *im = Some(meter);
                 });
+                let mut meter = LoudnessMeter::new(RATE, 2);
                 produce(Output::Song, &mut |l, r| {
+                    meter.add(&[l, r]);
                     let _ = stx.send((l.to_vec(), r.to_vec()));
                 });
+                song_meter = Some(meter);
             });
         } else {
             produce(Output::Song, &mut |l, r| song_sink.take(l, r));
             produce(Output::Instrumental, &mut |l, r| inst_sink.take(l, r));
         }
-        let song = song_sink.finish();
-        let inst = inst_sink.finish();
+        let song = song_sink.finish(song_meter);
+        let inst = inst_sink.finish(inst_meter);
         let (song_mp3, song_wav, song_l) = song?;
         let (inst_mp3, inst_wav, inst_l) = inst?;
         Ok(Outputs {
