@@ -25,7 +25,7 @@ mod testband;
 mod testfont;
 
 pub use cover::{COVER_SIZE, cover_png};
-pub use mix::{Mix, MixReport, MixSettings, Output, OutputRequest, Outputs, mix};
+pub use mix::{Mix, MixReport, MixSettings, Output, OutputRequest, Outputs, mix, mix_stems};
 pub use renderer::{RenderSettings, Renderer, Stem};
 pub use soundfont::{Preset, SoundFont, Zone};
 pub use vocal::VocalTrack;

@@ -704,10 +704,24 @@ pub struct Mix {
 }
 
 /// Mix already-rendered stems (from [`Renderer::render_stems`]) under a decoded vocal. Holds
-/// the stems while it works; [`Renderer::mix`] renders and mixes without them.
+/// the stems while it works; [`Renderer::mix`] renders and mixes without them. The vocal is
+/// prepared here; with a [`VocalTrack`] already made (once per task), use [`mix_stems`].
 pub fn mix(
     stems: &[Stem],
     vocal: &AudioBuffer,
+    arrangement: &Arrangement,
+    settings: &MixSettings,
+) -> Result<Mix, RenderError> {
+    settings.validate()?;
+    let track = VocalTrack::new(vocal, settings.vocal_gender)?;
+    mix_stems(stems, &track, arrangement, settings)
+}
+
+/// [`mix`] with a prepared vocal: the same mix, bit for bit, as [`Renderer::mix`] makes from
+/// the arrangement directly.
+pub fn mix_stems(
+    stems: &[Stem],
+    vocal: &VocalTrack,
     arrangement: &Arrangement,
     settings: &MixSettings,
 ) -> Result<Mix, RenderError> {
@@ -726,9 +740,8 @@ pub fn mix(
             s.audio.rate()
         )));
     }
-    let track = VocalTrack::new(vocal, settings.vocal_gender)?;
     let sources = stems.iter().map(|s| Source::Stem(&s.audio)).collect();
-    mix_sources(sources, &track, arrangement, settings)
+    mix_sources(sources, vocal, arrangement, settings)
 }
 
 impl Renderer {
@@ -1887,6 +1900,7 @@ mod tests {
         let stems = r.render_stems(&a, &s.render).unwrap();
         let three = mix(&stems, &take, &a, &s).unwrap().song();
         assert!(one == three, "stems and streaming give the same song");
+        assert!(one == mix_stems(&stems, &v, &a, &s).unwrap().song());
         let single = MixSettings {
             render: RenderSettings {
                 threads: 1,

@@ -262,8 +262,8 @@ pub struct Limiter {
 impl Limiter {
     /// A limiter for `channels` channels at `rate` Hz.
     pub fn new(s: LimiterSettings, rate: f32, channels: usize) -> Self {
-        // At least 8 frames, so the first window reaches back over the interpolation context.
-        let window = ((s.lookahead_ms * 0.001 * rate).round() as usize).max(8);
+        // At least 16 frames, so the first window reaches back over the interpolation context.
+        let window = ((s.lookahead_ms * 0.001 * rate).round() as usize).max(16);
         let channels = channels.max(1);
         // Stream frames 0 .. latency are the silence before the input: output frame 0 takes
         // the gain computed at frame `window - 1`, which needs frames up to `window + 5`.
@@ -346,7 +346,7 @@ impl Limiter {
         let mut k0 = self.next_req;
         while k0 <= last {
             let k1 = (k0 + RUN).min(last + 1);
-            // The window of every frame in this run: [k0 - 5, k1 + 6).
+            // The window of every frame in this run: [k0 - BEFORE, k1 + AFTER - 1).
             let w0 = k0 - before - self.hist_start;
             let w1 = k1 - 1 - before - self.hist_start + TAPS;
             let local = self.hist.iter().fold(0.0f32, |m, h| {
@@ -362,7 +362,7 @@ impl Limiter {
                 let between = if interpolate {
                     let b = i - before;
                     self.hist.iter().fold(0.0f32, |m, h| {
-                        m.max(self.interp.peak_between(&h[b..b + TAPS]))
+                        m.max(self.interp.peak_between_over(&h[b..b + TAPS], self.ceiling))
                     })
                 } else {
                     0.0
