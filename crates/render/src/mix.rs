@@ -1836,6 +1836,7 @@ mod tests {
             .instrumental();
         let (wr, _) = width_and_tail(&rich);
         let (wl, _) = width_and_tail(&light);
+        eprintln!("side/mid: V4_5PLUS {wr:.1} dB, V5 {wl:.1} dB");
         assert!(
             wr > wl + 2.0,
             "V4_5PLUS side/mid {wr:.1} dB vs V5 {wl:.1} dB"
@@ -1884,6 +1885,7 @@ mod tests {
             10.0 * (e(at(1.7), at(2.7)) / e(at(1.0), at(1.2))).log10()
         };
         let (lr, ll) = (ring(ModelProfile::V45Plus), ring(ModelProfile::V5));
+        eprintln!("reverb 0.7-1.7 s after a hit: V4_5PLUS {lr:.1} dB, V5 {ll:.1} dB");
         assert!(lr > ll + 6.0, "V4_5PLUS tail {lr:.1} dB vs V5 {ll:.1} dB");
     }
 
