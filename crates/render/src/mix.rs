@@ -1917,6 +1917,29 @@ mod tests {
     }
 
     #[test]
+    fn odd_inputs_still_make_a_song() {
+        let r = renderer();
+        // An 8 kHz stereo phone recording, a band with no parts, a vocal that starts before
+        // song time 0 and runs past the arrangement's end.
+        let take = vocal(4, 21);
+        let phone: Vec<f32> = bandmate_audio::resample::resample(take.channel(0), take.rate().hz(), 8_000, bandmate_audio::resample::Quality::Mix);
+        let phone = AudioBuffer::new(SampleRate::new(8_000).unwrap(), vec![phone.clone(), phone]).unwrap();
+        let v = VocalTrack::new(&phone, Some(VocalGender::Male)).unwrap();
+        let mut a = testband::band(6.0, ModelProfile::V5, 1, 3);
+        a.parts.clear();
+        a.vocal_offset_s = -1.0;
+        let m = r.mix(&a, &v, &settings(ModelProfile::V5, 0.65)).unwrap();
+        let o = m.encode(&OutputRequest { song_mp3: Some(Mp3Settings::default()), ..OutputRequest::default() }).unwrap();
+        // The song holds the whole vocal after its first second, and is on target.
+        assert!(m.frames() as f64 / 44_100.0 > v.duration_s() - 1.0 - 0.5, "{} frames", m.frames());
+        assert!((o.report.song.integrated_lufs + 14.0).abs() < 0.5, "{}", o.report.song.integrated_lufs);
+        assert!(o.report.song.true_peak_dbtp <= -1.0);
+        // The instrumental of no band is silence, not noise or NaN.
+        assert!(o.report.instrumental.is_silent());
+        assert!(m.instrumental().peak() == 0.0);
+    }
+
+    #[test]
     fn settings_follow_the_request_and_are_validated() {
         let p = GenerationParams {
             model: ModelProfile::V5,
