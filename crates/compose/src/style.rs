@@ -655,16 +655,7 @@ const METAL: Groove = groove!(
 );
 
 // ---------------------------------------------------------------- habits
-const POP_HABITS: Habits = Habits {
-    changes_per_bar: 1.3,
-    seventh_affinity: 0.0,
-    sus_affinity: -0.5,
-    borrowed_affinity: 0.0,
-    minor_lean: 0.0,
-    cadence: 0.6,
-    tensions_major: intervals(&[2]),
-    tensions_minor: intervals(&[2]),
-};
+const POP_HABITS: Habits = Habits::POP;
 #[allow(clippy::too_many_arguments)] // a table row: positional is the readable form here
 const fn habits(
     changes_per_bar: f32,
@@ -680,9 +671,12 @@ const fn habits(
         changes_per_bar,
         seventh_affinity,
         sus_affinity,
+        // added-note colours follow the style's liking for sus chords unless set apart
+        add_affinity: sus_affinity,
         borrowed_affinity,
         minor_lean,
         cadence,
+        east_asian: 0.0,
         tensions_major,
         tensions_minor,
     }
@@ -890,16 +884,20 @@ pub static CATALOGUE: &[Style] = &[
             "intimate",
             "calm",
         ],
-        habits: habits(
-            1.6,
-            0.1,
-            0.2,
-            0.2,
-            0.1,
-            0.8,
-            intervals(&[2]),
-            intervals(&[2]),
-        ),
+        // ballads of Mandopop, J-pop and K-pop lean on the same loops as their pop
+        habits: Habits {
+            east_asian: 0.3,
+            ..habits(
+                1.6,
+                0.1,
+                0.2,
+                0.2,
+                0.1,
+                0.8,
+                intervals(&[2]),
+                intervals(&[2]),
+            )
+        },
         kit: kits::BRUSH,
         grooves: &[BALLAD, BALLAD_HALF],
         bass: (&[FRETLESS, FINGER_BASS], &[B_WHOLE, B_HALVES]),

@@ -561,6 +561,8 @@ fn blend_habits(a: &Habits, b: &Habits, t: f32) -> Habits {
         changes_per_bar: lerp(a.changes_per_bar, b.changes_per_bar, t),
         seventh_affinity: lerp(a.seventh_affinity, b.seventh_affinity, t),
         sus_affinity: lerp(a.sus_affinity, b.sus_affinity, t),
+        add_affinity: lerp(a.add_affinity, b.add_affinity, t),
+        east_asian: lerp(a.east_asian, b.east_asian, t),
         borrowed_affinity: lerp(a.borrowed_affinity, b.borrowed_affinity, t),
         minor_lean: lerp(a.minor_lean, b.minor_lean, t),
         cadence: lerp(a.cadence, b.cadence, t),

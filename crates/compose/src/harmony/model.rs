@@ -16,6 +16,14 @@
 //!   Biamonte 2010, "Triadic modal and pentatonic patterns in rock music", Music Theory
 //!   Spectrum 32/2) and the harmonic-minor dominant.
 //!
+//! - for East-Asian pop (Mandopop, J-pop, K-pop ballads), the progressions that style is known
+//!   for, counted as loops (see [`EAST_LOOPS`]): the Canon progression (I–V–vi–iii–IV–I–IV–V,
+//!   "卡农进行"), the "4536251" (IV–iii–vi–V–ii–V–I, "万能和弦"), its variant with III7 as the
+//!   way to vi, the J-pop "royal road" (IV–V–iii–vi, 王道進行), the Komuro / 1645 loop
+//!   (vi–IV–V–I, 小室進行), the axis loop (I–V–vi–IV) and vi–ii–V–I. They use iii, ii and the
+//!   III7 → vi move far more than Western rock, and the tonic less. A style blends them in by
+//!   its `east_asian` habit.
+//!
 //! Chords outside those tables move by the general root-motion profile below and resolve as
 //! their function says (a secondary dominant resolves down a fifth, bVI goes to bVII or V …).
 //!
@@ -79,6 +87,67 @@ const MINOR_FAMS: [(u8, Kind); 8] = [
     (7, Kind::Maj),
 ];
 
+/// The East-Asian pop loops and their weights (rough popularity; every loop is counted
+/// cyclically), relative-major families. Sources: the progressions as taught and named in
+/// Chinese and Japanese pop songwriting (see the module docs).
+pub(crate) const EAST_LOOPS: &[(&[(u8, Kind)], f32)] = {
+    use Kind::{Maj, Min};
+    const I: (u8, Kind) = (0, Maj);
+    const II: (u8, Kind) = (2, Min);
+    const III: (u8, Kind) = (4, Min);
+    const IV: (u8, Kind) = (5, Maj);
+    const V: (u8, Kind) = (7, Maj);
+    const VI: (u8, Kind) = (9, Min);
+    const V_OF_VI: (u8, Kind) = (4, Maj);
+    &[
+        (&[I, V, VI, III, IV, I, IV, V], 1.0),  // Canon
+        (&[IV, III, VI, V, II, V, I], 1.0),     // 4536251
+        (&[IV, V_OF_VI, VI, V, II, V, I], 0.5), // 4536251 with III7 -> vi
+        (&[IV, V, III, VI], 1.0),               // royal road
+        (&[VI, IV, V, I], 1.0),                 // Komuro / 1645
+        (&[I, V, VI, IV], 0.6),                 // axis
+        (&[VI, II, V, I], 0.4),                 // 6-2-5-1
+    ]
+};
+
+/// The families of the East-Asian table: I ii iii IV V vi III (III = V of vi).
+const EAST_FAMS: [(u8, Kind); 7] = [
+    (0, Kind::Maj),
+    (2, Kind::Min),
+    (4, Kind::Min),
+    (5, Kind::Maj),
+    (7, Kind::Maj),
+    (9, Kind::Min),
+    (4, Kind::Maj),
+];
+
+/// What follows each family in [`EAST_LOOPS`] (rows "from", in the order of [`EAST_FAMS`]):
+/// the loops' transitions counted with their weights, each row normalised.
+fn east_table() -> &'static [[f32; 7]; 7] {
+    static TABLE: std::sync::OnceLock<[[f32; 7]; 7]> = std::sync::OnceLock::new();
+    TABLE.get_or_init(|| {
+        let mut t = [[0.0f32; 7]; 7];
+        for (chords, w) in EAST_LOOPS {
+            for (i, &from) in chords.iter().enumerate() {
+                let to = chords[(i + 1) % chords.len()];
+                if let (Some(f), Some(g)) = (
+                    EAST_FAMS.iter().position(|&x| x == from),
+                    EAST_FAMS.iter().position(|&x| x == to),
+                ) {
+                    t[f][g] += w;
+                }
+            }
+        }
+        for row in &mut t {
+            let total: f32 = row.iter().sum();
+            if total > 0.0 {
+                row.iter_mut().for_each(|x| *x /= total);
+            }
+        }
+        t
+    })
+}
+
 /// Root motion by interval (semitones up, 0..=11) for chords outside the tables, from the
 /// root-interval distribution of de Clercq & Temperley (2011), rounded: up a fourth most
 /// common, then up a fifth, steps, thirds; semitones and the tritone rare.
@@ -121,8 +190,9 @@ fn resolutions(f: Family) -> &'static [((u8, Kind), f32)] {
 }
 
 /// Probability-like weight of moving from family `a` to a different family `b`, blending the
-/// major and minor habits by `minor_lean`.
-pub(crate) fn family_transition(a: Family, b: Family, minor_lean: f32) -> f32 {
+/// major and minor habits by `minor_lean`, and those with the East-Asian pop habits by
+/// `east_asian` (families outside that table keep the blend of the other two).
+pub(crate) fn family_transition(a: Family, b: Family, minor_lean: f32, east_asian: f32) -> f32 {
     let m = minor_lean.clamp(0.0, 1.0);
     let generic = |a: Family, b: Family| -> f32 {
         let iv = (i32::from(b.rel) - i32::from(a.rel)).rem_euclid(12) as usize;
@@ -148,7 +218,14 @@ pub(crate) fn family_transition(a: Family, b: Family, minor_lean: f32) -> f32 {
     };
     let pmaj = row(index_of(&MAJOR_FAMS, a), index_of(&MAJOR_FAMS, b), true);
     let pmin = row(index_of(&MINOR_FAMS, a), index_of(&MINOR_FAMS, b), false);
-    (1.0 - m) * pmaj + m * pmin
+    let west = (1.0 - m) * pmaj + m * pmin;
+    let e = east_asian.clamp(0.0, 1.0);
+    match (index_of(&EAST_FAMS, a), index_of(&EAST_FAMS, b)) {
+        (Some(i), Some(j)) if e > 0.0 => {
+            (1.0 - e) * west + e * (east_table()[i][j] * (1.0 - OUTSIDE_SHARE) + 0.002)
+        }
+        _ => west,
+    }
 }
 
 /// Weight of changing quality inside one family (C → Cmaj7, Gsus4 → G): a sus resolving to
@@ -237,4 +314,40 @@ pub(crate) fn observation_profile(c: &Candidate, key_mask: u16) -> [f32; 12] {
         *x = (*x / s).ln();
     }
     w
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn east_table_rows_are_distributions_over_the_loops_moves() {
+        let t = east_table();
+        for (f, row) in t.iter().enumerate() {
+            let total: f32 = row.iter().sum();
+            assert!((total - 1.0).abs() < 1e-5, "row {f} sums to {total}");
+            assert_eq!(row[f], 0.0, "a loop never repeats a chord");
+        }
+        // the Canon, 4536251 and royal road make V go on to vi, ii and iii, not only to I
+        let v = 4;
+        assert!(t[v][0] < 0.6 && t[v][1] > 0.1 && t[v][2] > 0.1 && t[v][5] > 0.1);
+        // III7 always resolves to vi in these loops
+        assert_eq!(t[6][5], 1.0);
+    }
+
+    #[test]
+    fn east_asian_habits_favour_the_royal_road_and_canon_moves() {
+        let f = |rel, kind| Family { rel, kind };
+        let v = f(7, Kind::Maj);
+        let iii = f(4, Kind::Min);
+        let i = f(0, Kind::Maj);
+        // in the Western major table V -> iii is rare; the East-Asian habits make it common
+        let west = family_transition(v, iii, 0.0, 0.0) / family_transition(v, i, 0.0, 0.0);
+        let east = family_transition(v, iii, 0.0, 1.0) / family_transition(v, i, 0.0, 1.0);
+        assert!(east > 1.5 * west, "west {west} east {east}");
+        // III7 resolves to vi
+        let iii7 = f(4, Kind::Maj);
+        let vi = f(9, Kind::Min);
+        assert!(family_transition(iii7, vi, 0.0, 1.0) > family_transition(iii7, vi, 0.0, 0.0));
+    }
 }

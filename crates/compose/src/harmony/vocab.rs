@@ -129,8 +129,8 @@ fn colour(q: ChordQuality) -> u8 {
     q.complexity()
 }
 
-/// Whether a quality is a sus or add colour (scaled by the style's sus affinity rather than
-/// its seventh affinity).
+/// Whether a quality is a sus or add colour (scaled by the style's sus or add affinity rather
+/// than its seventh affinity).
 fn is_sus_or_add(q: ChordQuality) -> bool {
     use ChordQuality::*;
     matches!(
@@ -202,8 +202,10 @@ pub(crate) fn vocabulary(
             if is_sus(q) && habits.sus_affinity < 0.0 && w < 0.4 {
                 continue;
             }
-            let affinity = if is_sus_or_add(q) {
+            let affinity = if is_sus(q) {
                 habits.sus_affinity
+            } else if is_sus_or_add(q) {
+                habits.add_affinity
             } else {
                 habits.seventh_affinity
             };
