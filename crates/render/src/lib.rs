@@ -1,5 +1,6 @@
 //! Makes it sound like a record: SoundFont synthesis of the arranged parts ([`Renderer`]), the
-//! mixing chain ([`mix`], [`Renderer::mix`]) and cover art ([`cover_png`]).
+//! mixing chain ([`Renderer::mix`], [`mix`], [`mix_stems`]; outputs with [`Mix::encode`]), the
+//! prepared vocal ([`VocalTrack`]) and cover art ([`cover_png`]).
 //!
 //! ```text
 //! Arrangement ──Renderer──► per-part audio ──mix──► band bus ─┬─► instrumental master ─► MP3/WAV
@@ -25,7 +26,7 @@ mod testband;
 mod testfont;
 
 pub use cover::{COVER_SIZE, cover_png};
-pub use mix::{Mix, MixReport, MixSettings, Output, OutputRequest, Outputs, mix, mix_stems};
+pub use mix::{Mix, MixReport, MixSettings, OutputRequest, Outputs, mix, mix_stems};
 pub use renderer::{RenderSettings, Renderer, Stem};
 pub use soundfont::{Preset, SoundFont, Zone};
 pub use vocal::VocalTrack;
@@ -35,9 +36,10 @@ use bandmate_audio::EncodeError;
 /// The rate of every rendered stem and mix (CD rate).
 pub const RATE: u32 = 44_100;
 
-/// Why rendering or mixing failed. Every variant is our side's problem (a bad SoundFont or
-/// configuration, an arrangement the arranger should not have produced, a limit), so the
-/// service answers with an internal or generation error, never blames the user's file.
+/// Why rendering or mixing failed. All but [`RenderError::Vocal`] are our side's problem (a
+/// bad SoundFont or configuration, an arrangement the arranger should not have produced, a
+/// limit): the service answers with an internal or generation error. A vocal that cannot be
+/// mixed (silent once rumble is removed) is the user's file ([`RenderError::is_user_error`]).
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum RenderError {
     /// The SoundFont is not a usable SF2 file.
@@ -72,6 +74,13 @@ pub enum RenderError {
     /// Encoding an output failed.
     #[error(transparent)]
     Encode(#[from] EncodeError),
+}
+
+impl RenderError {
+    /// Whether the user's file is at fault (answer 400 with this message) rather than us.
+    pub fn is_user_error(&self) -> bool {
+        matches!(self, RenderError::Vocal(_))
+    }
 }
 
 pub(crate) fn check_range(

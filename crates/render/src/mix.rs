@@ -612,7 +612,7 @@ impl Bus {
 
 /// Which output.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Output {
+pub(crate) enum Output {
     /// Vocal and band.
     Song,
     /// The band alone.
@@ -1922,21 +1922,46 @@ mod tests {
         // An 8 kHz stereo phone recording, a band with no parts, a vocal that starts before
         // song time 0 and runs past the arrangement's end.
         let take = vocal(4, 21);
-        let phone: Vec<f32> = bandmate_audio::resample::resample(take.channel(0), take.rate().hz(), 8_000, bandmate_audio::resample::Quality::Mix);
-        let phone = AudioBuffer::new(SampleRate::new(8_000).unwrap(), vec![phone.clone(), phone]).unwrap();
+        let phone: Vec<f32> = bandmate_audio::resample::resample(
+            take.channel(0),
+            take.rate().hz(),
+            8_000,
+            bandmate_audio::resample::Quality::Mix,
+        );
+        let phone =
+            AudioBuffer::new(SampleRate::new(8_000).unwrap(), vec![phone.clone(), phone]).unwrap();
         let v = VocalTrack::new(&phone, Some(VocalGender::Male)).unwrap();
         let mut a = testband::band(6.0, ModelProfile::V5, 1, 3);
         a.parts.clear();
         a.vocal_offset_s = -1.0;
         let m = r.mix(&a, &v, &settings(ModelProfile::V5, 0.65)).unwrap();
-        let o = m.encode(&OutputRequest { song_mp3: Some(Mp3Settings::default()), ..OutputRequest::default() }).unwrap();
+        let o = m
+            .encode(&OutputRequest {
+                song_mp3: Some(Mp3Settings::default()),
+                ..OutputRequest::default()
+            })
+            .unwrap();
         // The song holds the whole vocal after its first second, and is on target.
-        assert!(m.frames() as f64 / 44_100.0 > v.duration_s() - 1.0 - 0.5, "{} frames", m.frames());
-        assert!((o.report.song.integrated_lufs + 14.0).abs() < 0.5, "{}", o.report.song.integrated_lufs);
+        assert!(
+            m.frames() as f64 / 44_100.0 > v.duration_s() - 1.0 - 0.5,
+            "{} frames",
+            m.frames()
+        );
+        assert!(
+            (o.report.song.integrated_lufs + 14.0).abs() < 0.5,
+            "{}",
+            o.report.song.integrated_lufs
+        );
         assert!(o.report.song.true_peak_dbtp <= -1.0);
         // The instrumental of no band is silence, not noise or NaN.
         assert!(o.report.instrumental.is_silent());
-        assert!(m.instrumental().peak() == 0.0);
+        // A file that is only rumble (10 Hz, 80 dB under the high-pass's pass band once
+        // filtered) is too quiet to mix, and that is the user's file.
+        let rumble: Vec<f32> = (0..44_100 * 3)
+            .map(|i| 0.01 * (std::f32::consts::TAU * 10.0 * i as f32 / 44_100.0).sin())
+            .collect();
+        let e = VocalTrack::new(&AudioBuffer::mono(SampleRate::CD, rumble), None).unwrap_err();
+        assert!(e.is_user_error(), "{e}");
     }
 
     #[test]
