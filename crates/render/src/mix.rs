@@ -1914,6 +1914,15 @@ mod tests {
             one == r.mix(&a, &v, &single).unwrap().song(),
             "one thread or two, the same song"
         );
+        // And the same files, whether the outputs are encoded on one thread or four.
+        let req = OutputRequest {
+            song_mp3: Some(Mp3Settings::default()),
+            instrumental_wav: Some(WavSampleFormat::Pcm16),
+            ..OutputRequest::default()
+        };
+        let o1 = r.mix(&a, &v, &single).unwrap().encode(&req).unwrap();
+        let o2 = r.mix(&a, &v, &s).unwrap().encode(&req).unwrap();
+        assert_eq!(o1, o2);
     }
 
     #[test]
