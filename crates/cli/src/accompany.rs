@@ -134,9 +134,9 @@ impl StageLines {
             Stage::Analyse => "analyse the vocal".to_string(),
             Stage::Harmonise => "harmonise".to_string(),
             Stage::Arrange(v) => format!("variation {v}: arrange"),
-            Stage::Render(v) => format!("variation {v}: render the band"),
-            Stage::Mix(v) => format!("variation {v}: mix"),
+            Stage::Render(v) => format!("variation {v}: render and mix the band"),
             Stage::Encode(v) => format!("variation {v}: encode"),
+            Stage::Stems(v) => format!("variation {v}: stems"),
         };
         self.start(label);
     }
@@ -190,6 +190,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let ext = args.vocal.extension().and_then(|e| e.to_str());
     let engine = Engine::new(EngineConfig {
         soundfont: args.soundfont.clone(),
+        stems: args.stems.is_some(),
         ..EngineConfig::default()
     })
     .context("cannot start the engine")?;

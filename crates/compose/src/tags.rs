@@ -100,12 +100,19 @@ enum Token {
     Stop,
 }
 
-/// Moods: (energy delta, minor-lean delta, name).
+/// Moods: (energy delta, minor-lean delta, name), and the synonym group of [`MOODS`] the word
+/// belongs to.
 #[derive(Debug, Clone, Copy, PartialEq)]
 struct Mood {
     name: &'static str,
     energy: f32,
     minor: f32,
+    group: usize,
+}
+
+/// The synonym group of a mood word, if it is one.
+fn mood_group(word: &str) -> Option<usize> {
+    MOODS.iter().position(|(words, _, _)| words.contains(&word))
 }
 
 const MOODS: &[(&[&str], f32, f32)] = &[
@@ -461,12 +468,13 @@ fn lookup(word: &str) -> Option<Token> {
             return Some(Token::Genre(s));
         }
     }
-    for &(words, energy, minor) in MOODS {
+    for (group, &(words, energy, minor)) in MOODS.iter().enumerate() {
         if let Some(&w) = words.iter().find(|&&w| w == word) {
             return Some(Token::Mood(Mood {
                 name: w,
                 energy,
                 minor,
+                group,
             }));
         }
     }
@@ -691,10 +699,13 @@ pub fn resolve(tags: &str, negative_tags: &str, style_weight: Weight, bpm: f64) 
         drums = DrumsMode::Off;
     }
 
-    // moods and instruments score the styles that list them
+    // Moods and instruments score the styles that list them. A mood matches by synonym group
+    // ("soothing" finds a style that lists "calm"). A named instrument scores a little where
+    // it plays at all and much more where it is the style's comping instrument, the one that
+    // carries the harmony: "piano" asks for a band built around a piano.
     for (i, s) in CATALOGUE.iter().enumerate() {
         for m in &moods {
-            if s.moods.contains(&m.name) {
+            if s.moods.iter().any(|w| mood_group(w) == Some(m.group)) {
                 scores[i] += 0.25;
             }
         }
@@ -703,9 +714,14 @@ pub fn resolve(tags: &str, negative_tags: &str, style_weight: Weight, bpm: f64) 
             if fams.contains(f) {
                 scores[i] += 0.1;
             }
+            if !s.comp.is_empty() && s.comp.iter().all(|l| l.instrument.family == *f) {
+                scores[i] += 0.4;
+            }
         }
     }
     let tag_max = scores.iter().copied().fold(0.0f32, f32::max);
+    // When a genre is named, styles the tags only hint at (by mood or instrument) count half.
+    let any_named = named_genre.iter().any(|&n| n);
     let default = style::default_style();
     // choose the main style: tags by (0.25 + s), the default band by (1 - s), a tempo fit
     let mut best: Option<(f32, usize)> = None;
@@ -722,7 +738,7 @@ pub fn resolve(tags: &str, negative_tags: &str, style_weight: Weight, bpm: f64) 
         let tempo_fit = tempo_fit(s, bpm);
         let v = (0.25 + sw)
             * tag
-            * if named_genre[i] || tag_max < 1.0 {
+            * if named_genre[i] || !any_named {
                 1.0
             } else {
                 0.5

@@ -7,8 +7,7 @@
 
 #[path = "../src/testband.rs"]
 mod testband;
-#[path = "../src/testfont.rs"]
-mod testfont;
+use bandmate_testkit::soundfont as testfont;
 
 use bandmate_audio::Mp3Settings;
 use bandmate_core::{AudioBuffer, Key, Mode, ModelProfile, PitchClass, SampleRate};

@@ -22,8 +22,6 @@ mod vocal;
 
 #[cfg(test)]
 mod testband;
-#[cfg(test)]
-mod testfont;
 
 pub use cover::{COVER_SIZE, cover_png};
 pub use mix::{Mix, MixReport, MixSettings, OutputRequest, Outputs, mix, mix_stems};

@@ -1567,8 +1567,8 @@ impl Mix {
 mod tests {
     use super::*;
     use crate::testband;
-    use crate::testfont;
     use bandmate_core::{Key, Mode, NoteEvent, PartMix, PitchClass};
+    use bandmate_testkit::soundfont as testfont;
     use bandmate_testkit::{Melody, SingerSettings, sing};
     use proptest::prelude::*;
 

@@ -202,8 +202,8 @@ impl Renderer {
 mod tests {
     use super::*;
     use crate::testband;
-    use crate::testfont;
     use bandmate_core::{ControlEvent, ModelProfile, NoteEvent, Part, PartMix};
+    use bandmate_testkit::soundfont as testfont;
 
     pub(crate) fn test_renderer() -> Renderer {
         Renderer::new(&mut testfont::font().as_slice()).unwrap()
@@ -461,8 +461,8 @@ mod tests {
 mod reference {
     use super::*;
     use crate::testband;
-    use crate::testfont;
     use bandmate_core::ModelProfile;
+    use bandmate_testkit::soundfont as testfont;
 
     /// rustysynth's rendering of one part (effects off), at 44.1 kHz.
     fn rustysynth_part(font: &[u8], a: &Arrangement, i: usize, frames: usize) -> Vec<f32> {

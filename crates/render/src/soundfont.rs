@@ -646,7 +646,7 @@ fn make_zone(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::testfont;
+    use bandmate_testkit::soundfont as testfont;
 
     #[test]
     fn loads_the_generated_font() {

@@ -9,6 +9,7 @@
 //! Nothing here reads files or the network, so `cargo test` needs nothing installed.
 
 pub mod singer;
+pub mod soundfont;
 
 pub use singer::{Melody, MelodyNote, SingerSettings, SungTake, sing};
 

@@ -4,10 +4,7 @@
 //! exclusive class, crash), all synthesised here, 46 guard points after every sample as the
 //! specification asks.
 //!
-//! Not part of the public API: `lib.rs` includes it under `cfg(test)`, benchmarks and examples
-//! with `#[path]`.
-
-#![allow(dead_code)]
+//! Engine and server tests write it to a file and point `EngineConfig::soundfont` at it.
 
 use std::f64::consts::TAU;
 
@@ -341,6 +338,7 @@ fn name20(s: &str) -> [u8; 20] {
 }
 
 /// The test font as SF2 bytes.
+/// The SoundFont file's bytes.
 pub fn font() -> Vec<u8> {
     let samples = samples();
     let mut smpl = Vec::new();
