@@ -680,6 +680,27 @@ mod tests {
     }
 
     #[test]
+    fn true_peak_matches_a_long_reference_where_short_filters_ripple() {
+        // Tones around a third of the sample rate, where the ebur128 crate's filter reads up to
+        // 0.11 dB over the true peak; ours follows the long windowed sinc.
+        for rate in [22_050u32, 44_100, 48_000] {
+            for frac in [0.30, 0.32, 0.3333, 0.3385, 0.35, 0.37] {
+                let x = sine(frac * f64::from(rate), 0.04, rate, 0.01);
+                let ours = measure_loudness(&AudioBuffer::mono(
+                    SampleRate::new(rate).unwrap(),
+                    x.clone(),
+                ))
+                .true_peak_dbtp;
+                let slow = slow_true_peak_db(&[&x]);
+                assert!(
+                    (f64::from(ours) - slow).abs() < 0.05,
+                    "{rate} Hz, {frac} fs: {ours} vs {slow}"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn interpolator_is_unity_at_dc_and_bounded() {
         let ip = TruePeakInterpolator::new();
         let ones = [1.0f32; TruePeakInterpolator::TAPS];
@@ -756,14 +777,17 @@ mod tests {
         /// meter in blocks of any size gives the same answer as one call.
         #[test]
         fn agrees_with_reference_meter(
-            f1 in 40.0f64..15_000.0,
-            f2 in 40.0f64..15_000.0,
+            // Tones as a fraction of the sample rate, up to 0.45 of it (15 kHz at 44.1 kHz and
+            // 9.9 kHz at 22.05 kHz): a tone above Nyquist is an alias, not the tone asked for.
+            f1 in 0.001f64..0.45,
+            f2 in 0.001f64..0.45,
             a1 in 0.01f32..0.7,
             a2 in 0.0f32..0.3,
             secs in 1.0f64..6.0,
             rate in prop::sample::select(vec![22_050u32, 44_100, 48_000]),
             chunk in 1usize..5000,
         ) {
+            let (f1, f2) = (f1 * f64::from(rate), f2 * f64::from(rate));
             let mut x = sine(f1, secs, rate, a1);
             for (v, w) in x.iter_mut().zip(sine(f2, secs, rate, a2)) {
                 *v += w;
@@ -773,8 +797,11 @@ mod tests {
             let ours = measure_loudness(&b);
             let (il, tp) = reference(&b);
             prop_assert!((f64::from(ours.integrated_lufs) - il).abs() < 0.05, "{} vs {}", ours.integrated_lufs, il);
-            // The ebur128 crate's short filter reads bright tones low; ours never reads lower.
-            prop_assert!(f64::from(ours.true_peak_dbtp) - tp > -0.1 && f64::from(ours.true_peak_dbtp) - tp < 1.0, "{} vs {}", ours.true_peak_dbtp, tp);
+            // The ebur128 crate's short 4x filter reads bright tones low, and its ripple reads
+            // tones near a third of the sample rate up to 0.11 dB high (a 0.01 tone at 0.3385 fs,
+            // 22.05 kHz: -39.89 against the true -40.00, which ours reads; see
+            // `true_peak_matches_a_long_reference_where_short_filters_ripple`).
+            prop_assert!(f64::from(ours.true_peak_dbtp) - tp > -0.15 && f64::from(ours.true_peak_dbtp) - tp < 1.0, "{} vs {}", ours.true_peak_dbtp, tp);
             let mut m = LoudnessMeter::new(rate, 2);
             for (cx, cy) in x.chunks(chunk).zip(y.chunks(chunk)) {
                 m.add(&[cx, cy]);

@@ -145,6 +145,7 @@ fn lame_err(e: impl fmt::Display) -> EncodeError {
 /// Encode a whole buffer (1 or 2 channels at 32, 44.1 or 48 kHz).
 pub fn encode_mp3(audio: &AudioBuffer, settings: &Mp3Settings) -> Result<Vec<u8>, EncodeError> {
     let mut enc = Mp3Encoder::new(audio.rate().hz(), audio.channel_count(), settings)?;
+    enc.reserve_frames(audio.frames());
     let chans: Vec<&[f32]> = audio.channels().iter().map(Vec::as_slice).collect();
     enc.encode(&chans)?;
     enc.finish()
@@ -160,6 +161,9 @@ pub struct Mp3Encoder {
     stream_start: usize,
     /// Sanitised copy of the current block (non-finite samples zeroed, clamped to +-1).
     scratch: [Vec<f32>; 2],
+    /// Bytes of MP3 per second (constant bit rate).
+    bytes_per_s: usize,
+    rate: u32,
 }
 
 impl fmt::Debug for Mp3Encoder {
@@ -207,7 +211,19 @@ impl Mp3Encoder {
             out,
             stream_start,
             scratch: [Vec::with_capacity(BLOCK), Vec::with_capacity(BLOCK)],
+            bytes_per_s: settings.bitrate_kbps as usize * 1000 / 8,
+            rate,
         })
+    }
+
+    /// Reserve room for the MP3 of `frames` sample frames (constant bit rate, plus a frame of
+    /// slack per second and the flush), so the output is not grown by doubling: a 10-minute
+    /// MP3 at 192 kbps is 15 MB, and doubling would briefly hold up to twice that.
+    pub fn reserve_frames(&mut self, frames: usize) {
+        let seconds = frames.div_ceil(self.rate as usize) + 1;
+        let bytes = seconds * (self.bytes_per_s + 1_500) + 7_200 * 2;
+        self.out
+            .reserve(bytes.saturating_sub(self.out.len() - self.stream_start));
     }
 
     /// Encode planar samples (one slice per channel, equal lengths; extra channels are an
@@ -382,6 +398,27 @@ mod tests {
             p += 10 + len;
         }
         None
+    }
+
+    #[test]
+    fn reserved_room_holds_the_whole_file_without_waste() {
+        let rate = 44_100;
+        for secs in [2.0, 30.0] {
+            let tone = sine(440.0, secs, rate, 0.5);
+            let mut enc = Mp3Encoder::new(rate, 2, &Mp3Settings::default()).unwrap();
+            enc.reserve_frames(tone.len());
+            let room = enc.out.capacity();
+            enc.encode(&[&tone, &tone]).unwrap();
+            let out = enc.finish().unwrap();
+            // Never grown (the estimate covers the stream, the flush and the tags), and at most a
+            // second of audio and the flush's margin over the file's size (plus 10 %).
+            assert_eq!(out.capacity(), room, "{secs} s: grown past {room}");
+            assert!(
+                room as f64 <= out.len() as f64 * 1.1 + 45_000.0,
+                "{secs} s: {room} for {}",
+                out.len()
+            );
+        }
     }
 
     #[test]

@@ -17,7 +17,9 @@
 use std::path::PathBuf;
 
 use bandmate_analysis::{AnalysisError, AnalysisSettings};
-use bandmate_audio::{DecodeError, DecodeLimits, Mp3Settings, WavSampleFormat, encode_mp3};
+use bandmate_audio::{
+    DecodeError, DecodeLimits, Decoded, Mp3Settings, WavSampleFormat, encode_mp3,
+};
 use bandmate_compose::ComposeError;
 use bandmate_core::{Analysis, Arrangement, AudioBuffer, GenerationParams, Plan, spell_chart};
 use bandmate_render::{
@@ -34,7 +36,8 @@ pub struct EngineConfig {
     pub decode_limits: DecodeLimits,
     /// Loudness target of every output in LUFS (default -14, ITU-R BS.1770 integrated).
     pub target_lufs: f32,
-    /// Threads one render may use (default 2).
+    /// Threads one render (or one `prepare`: the vocal is prepared beside the analysis) may
+    /// use (default 2).
     pub threads: usize,
     /// Whether `render` also makes one MP3 per part (default true). Each stem costs a
     /// synthesis of its part and an MP3 encode (about 0.6 s of CPU for 3 minutes).
@@ -216,22 +219,70 @@ impl Engine {
         progress: &mut dyn FnMut(Stage),
     ) -> Result<Prepared, EngineError> {
         progress(Stage::Decode);
-        let decoded = bandmate_audio::decode(input, extension, &self.config.decode_limits)?;
+        let decoded = self.decode(input, extension)?;
+        self.prepare_decoded(decoded, params, progress)
+    }
+
+    /// Decode the input, folded to mono (everything after decoding works on mono), within the
+    /// configured limits. With [`Engine::prepare_decoded`] this is [`Engine::prepare`] in two
+    /// steps, so a caller can free the input's bytes before the analysis starts.
+    pub fn decode(&self, input: &[u8], extension: Option<&str>) -> Result<Decoded, EngineError> {
+        Ok(bandmate_audio::decode_mono(
+            input,
+            extension,
+            &self.config.decode_limits,
+        )?)
+    }
+
+    /// Analyse and harmonise a decoded input, and prepare its vocal for the mix.
+    ///
+    /// Memory: the decoded audio is consumed and freed as soon as the analysis signal (16 kHz)
+    /// and the prepared vocal (2 bytes a sample) exist. With two or more threads the vocal is
+    /// prepared on a scoped thread while the analysis runs on this one.
+    pub fn prepare_decoded(
+        &self,
+        decoded: Decoded,
+        params: &GenerationParams,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<Prepared, EngineError> {
         progress(Stage::Analyse);
         let settings = AnalysisSettings::for_voice(params.vocal_gender);
-        let analysis =
-            bandmate_analysis::analyze(&decoded.audio, &settings).map_err(|e| match e {
+        let Decoded { audio, codec } = decoded;
+        let duration_s = audio.duration_s();
+        let gender = params.vocal_gender;
+        let signal = bandmate_analysis::frontend::prepare(&audio);
+        let analyse = |signal| {
+            bandmate_analysis::analyze_signal(signal, duration_s, &settings).map_err(|e| match e {
                 AnalysisError::NoMelody { .. } => EngineError::Unusable(e.to_string()),
                 other => EngineError::Internal(other.to_string()),
-            })?;
+            })
+        };
+        let (analysis, vocal) = if self.config.threads >= 2 {
+            std::thread::scope(|s| {
+                let vocal = s.spawn(move || VocalTrack::new(&audio, gender).map_err(render_error));
+                let analysis = analyse(signal);
+                let vocal = vocal.join().unwrap_or_else(|_| {
+                    Err(EngineError::Internal(
+                        "the vocal preparation panicked".into(),
+                    ))
+                });
+                (analysis, vocal)
+            })
+        } else {
+            let vocal = VocalTrack::new(&audio, gender).map_err(render_error);
+            drop(audio);
+            (analyse(signal), vocal)
+        };
+        // An unusable recording is reported as the analysis saw it, as before.
+        let analysis = analysis?;
+        let vocal = vocal?;
         progress(Stage::Harmonise);
         let plan = bandmate_compose::plan(&analysis, params).map_err(compose_error)?;
-        let vocal = VocalTrack::new(&decoded.audio, params.vocal_gender).map_err(render_error)?;
         Ok(Prepared {
             params: params.clone(),
-            duration_s: decoded.audio.duration_s(),
+            duration_s,
             vocal,
-            codec: decoded.codec,
+            codec,
             analysis,
             plan,
         })
@@ -241,7 +292,7 @@ impl Engine {
     /// callback, the record and the player. Times are seconds of the input file.
     pub fn plan_json(&self, prepared: &Prepared) -> serde_json::Value {
         let (a, p) = (&prepared.analysis, &prepared.plan);
-        serde_json::json!({
+        let mut plan = serde_json::json!({
             "durationSeconds": prepared.duration_s,
             "codec": prepared.codec,
             "key": p.key.to_string(),
@@ -255,7 +306,9 @@ impl Engine {
             "style": p.style,
             "unknownTags": p.unknown_tags,
             "excluded": p.excluded,
-        })
+        });
+        tidy_numbers(&mut plan);
+        plan
     }
 
     /// Arrange one variation (1 or 2): what each instrument plays, in song time.
@@ -458,6 +511,7 @@ impl Engine {
                     .into(),
             );
         }
+        tidy_numbers(&mut plan);
         plan
     }
 
@@ -524,4 +578,42 @@ fn unique_name(taken: &[(String, Vec<u8>)], base: &str) -> String {
         .map(|k| format!("{base}-{k}"))
         .find(|n| !used(n))
         .unwrap_or_else(|| base.to_string())
+}
+
+/// Rounds every fractional number in a plan to 0.1 ms / 1e-4: `f32` fields widened to `f64`
+/// and sums of beat periods otherwise reach readers as `0.6499999761581421` or
+/// `16.830000000000002`, noise no reader wants and no figure needs.
+fn tidy_numbers(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Number(n) if n.is_f64() => {
+            if let Some(x) = n.as_f64().map(|x| (x * 1e4).round() / 1e4)
+                && let Some(tidy) = serde_json::Number::from_f64(x)
+            {
+                *n = tidy;
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(tidy_numbers),
+        serde_json::Value::Object(fields) => fields.values_mut().for_each(tidy_numbers),
+        _ => {}
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::tidy_numbers;
+
+    #[test]
+    fn plan_numbers_lose_float_noise_but_keep_their_value() {
+        let mut v = serde_json::json!({
+            "beats": [0.0, 16.830000000000002, 21.3],
+            "style": {"blend": [["pop", 0.65_f32]], "energy": 0.05_f32},
+            "beatsPerBar": 4,
+            "key": "C major",
+        });
+        tidy_numbers(&mut v);
+        assert_eq!(
+            v.to_string(),
+            r#"{"beats":[0.0,16.83,21.3],"beatsPerBar":4,"key":"C major","style":{"blend":[["pop",0.65]],"energy":0.05}}"#
+        );
+    }
 }

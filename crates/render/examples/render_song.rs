@@ -18,7 +18,7 @@ mod testband;
 
 use std::time::Instant;
 
-use bandmate_audio::{DecodeLimits, Mp3Settings, WavSampleFormat, decode};
+use bandmate_audio::{DecodeLimits, Mp3Settings, WavSampleFormat, decode_mono};
 use bandmate_core::{
     AudioBuffer, GenerationParams, Key, Mode, ModelProfile, PitchClass, SampleRate, Weight,
 };
@@ -89,7 +89,7 @@ fn main() {
                 .extension()
                 .and_then(|e| e.to_str())
                 .map(str::to_owned);
-            decode(&bytes, ext.as_deref(), &DecodeLimits::default())
+            decode_mono(&bytes, ext.as_deref(), &DecodeLimits::default())
                 .expect("decodable vocal")
                 .audio
         }

@@ -24,7 +24,9 @@ impl CompactChannel {
     pub(crate) fn with_capacity(capacity: usize) -> Self {
         Self {
             scales: Vec::with_capacity(capacity / BLOCK + 1),
-            data: Vec::with_capacity(capacity),
+            // Whole blocks: the last one is padded, and one sample over the capacity would
+            // double it.
+            data: Vec::with_capacity(capacity.div_ceil(BLOCK) * BLOCK),
             pending: Vec::with_capacity(BLOCK),
             len: 0,
         }

@@ -1424,7 +1424,11 @@ impl Mix {
         let sink = |mp3: Option<&Mp3Settings>, wav: Option<WavSampleFormat>| {
             let meter = (!threaded).then(|| LoudnessMeter::new(RATE, 2));
             let enc = match mp3 {
-                Some(s) => Some(Mp3Encoder::new(RATE, 2, s)?),
+                Some(s) => {
+                    let mut e = Mp3Encoder::new(RATE, 2, s)?;
+                    e.reserve_frames(self.frames());
+                    Some(e)
+                }
                 None => None,
             };
             let wav = wav.map(|f| WavWriter::new(RATE, 2, self.frames(), f));
