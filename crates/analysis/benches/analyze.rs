@@ -3,7 +3,7 @@
 //! `cargo bench -p bandmate-analysis` — criterion reports the time per 3-minute vocal; the
 //! issue's budget is 0.3 s of one core, decode included.
 
-use bandmate_analysis::{AnalysisSettings, analyze};
+use bandmate_analysis::{AnalysisSettings, analyze, key};
 use bandmate_audio::{DecodeLimits, decode};
 use bandmate_core::{Key, Mode, PitchClass};
 use bandmate_testkit::{Melody, SingerSettings, WavFormat, sing, wav_bytes};
@@ -35,6 +35,17 @@ fn bench(c: &mut Criterion) {
     let decoded = decode(&wav, Some("wav"), &limits).expect("decodes");
     g.bench_function("analyze only (3-minute vocal)", |b| {
         b.iter(|| analyze(&decoded.audio, &settings).expect("analyses"))
+    });
+    // The key step alone, both finders side by side, on the analysed 3-minute vocal.
+    let a = analyze(&decoded.audio, &settings).expect("analyses");
+    g.bench_function("key by harmony (3-minute vocal)", |b| {
+        b.iter(|| {
+            let w = key::beat_windows(&a.notes, a.tuning_cents, &a.beats.beats);
+            key::estimate_by_harmony(&w)
+        })
+    });
+    g.bench_function("key by profile (3-minute vocal)", |b| {
+        b.iter(|| key::estimate(&key::pitch_class_weights(&a.notes, a.tuning_cents)))
     });
     g.finish();
 }

@@ -8,7 +8,7 @@
 //! onsets    SuperFlux onset function
 //! notes     tuning → note Viterbi → onset refinement → repeated-note splits → f0 aligned
 //! rhythm    accent signal → periodicity with a tempo prior → DP beats → meter, downbeats
-//! key       Bayesian key finding with rock-corpus melody profiles
+//! key       each key's chord model (diatonic triads, beat by beat) scored on the melody
 //! ```
 
 pub mod frontend;
@@ -100,12 +100,25 @@ pub fn analyze(
     settings: &AnalysisSettings,
 ) -> Result<Analysis, AnalysisError> {
     settings.validate()?;
-    let duration_s = audio.duration_s();
-    let sig = frontend::prepare(audio);
+    analyze_signal(frontend::prepare(audio), audio.duration_s(), settings)
+}
+
+/// Analyse a vocal already brought to the analysis signal ([`frontend::prepare`]), whose
+/// source lasted `duration_s` seconds. The same result as [`analyze`] on that source; the
+/// source can be dropped first (the engine does: at ten minutes the 44.1 kHz input is 106 MB,
+/// the 16 kHz signal 38 MB).
+pub fn analyze_signal(
+    sig: frontend::Signal,
+    duration_s: f64,
+    settings: &AnalysisSettings,
+) -> Result<Analysis, AnalysisError> {
+    settings.validate()?;
     let loudness = frontend::level_envelope(&sig);
     let cands = pitch::candidates(&sig, &settings.pitch);
     let mut f0 = pitch::track(&cands, &settings.pitch);
+    drop(cands);
     let odf = onsets::onset_function(&sig);
+    drop(sig);
     let tuning_cents = notes::estimate_tuning(&f0);
     let sung = notes::segment(&f0, &odf, &loudness, tuning_cents, &settings.notes);
     if sung.len() < 3 {
@@ -122,8 +135,8 @@ pub fn analyze(
         &settings.rhythm,
     )
     .map_err(AnalysisError::Internal)?;
-    let weights = key::pitch_class_weights(&sung, tuning_cents);
-    let (key, key_confidence) = key::estimate(&weights);
+    let windows = key::beat_windows(&sung, tuning_cents, &rhythm.grid.beats);
+    let (key, key_confidence) = key::estimate_by_harmony(&windows);
     let onsets = onsets::pick_peaks(&odf.flux, 0.1)
         .into_iter()
         .map(|(i, _)| i as f64 * frontend::HOP_S)
