@@ -79,10 +79,8 @@ pub(crate) struct Song<'a> {
     pub feel: tags::Feel,
     /// Vocal notes in song time (onset, offset, midi).
     pub vocal: Vec<(f64, f64, i32)>,
-    /// Register window for chord instruments.
-    pub comp_window: Window,
-    /// Register window for pads.
-    pub pad_window: Window,
+    /// Register windows (chord instruments, pads) per bar, from the notes sung around it.
+    pub windows: Vec<(Window, Window)>,
     /// Vocal range (midi low, high).
     pub vocal_range: (i32, i32),
     pub audio_weight: f32,
@@ -121,6 +119,16 @@ impl Song<'_> {
             beat
         };
         self.grid.time_at(shifted)
+    }
+
+    /// The chord instruments' register at a fractional song beat.
+    pub fn comp_window(&self, beat: f64) -> Window {
+        self.windows[self.bar_of(beat.max(0.0) as usize)].0
+    }
+
+    /// The pads' register at a fractional song beat.
+    pub fn pad_window(&self, beat: f64) -> Window {
+        self.windows[self.bar_of(beat.max(0.0) as usize)].1
     }
 
     /// The bar containing a song beat.
@@ -271,7 +279,6 @@ pub fn arrange(
         },
         |(a, b)| (a.round() as i32, b.round() as i32),
     );
-    let (comp_window, pad_window) = registers(vlo, vhi, variation);
 
     // bars with levels
     let bars = levels(
@@ -286,6 +293,7 @@ pub fn arrange(
         params.model,
         &vocal,
     );
+    let windows = bar_windows(&bars, &grid, &vocal, (vlo, vhi), variation);
 
     let song = Song {
         grid,
@@ -297,8 +305,7 @@ pub fn arrange(
         swing: resolved.swing,
         feel: resolved.feel,
         vocal,
-        comp_window,
-        pad_window,
+        windows,
         vocal_range: (vlo, vhi),
         audio_weight: params.audio_weight.get(),
         weirdness: params.weirdness.get(),
@@ -452,15 +459,54 @@ fn write_ending(
     }
 }
 
-/// Register windows for chord instruments and pads, from the vocal range. Chords go below the
-/// voice when there is an octave and a half between the bass register's top (E3, 52) and the
-/// voice; otherwise above it (a low male voice gets a bright comp above). Variation 2 moves
-/// the comp window a fourth (inside the free space).
+/// Register windows per bar: each from the notes sung in that bar and half a beat either side
+/// (a melody moves through an octave and a half in a song, but rarely more than a sixth in a
+/// bar, so the band can sit close under the line instead of under its lowest note all song
+/// long). Unsung bars take the windows of the nearest sung bar (the next one first, so an
+/// intro already sits where the first phrase needs it); with no notes at all, the whole range.
+fn bar_windows(
+    bars: &[Bar],
+    grid: &BeatGrid,
+    vocal: &[(f64, f64, i32)],
+    range: (i32, i32),
+    variation: u8,
+) -> Vec<(Window, Window)> {
+    let local: Vec<Option<(Window, Window)>> = bars
+        .iter()
+        .map(|bar| {
+            let t0 = grid.time_at(bar.beat as f64 - 0.5);
+            let t1 = grid.time_at((bar.beat + bar.len) as f64 + 0.5);
+            // notes outside the song's range (its 5th–95th percentiles: a stray low note is
+            // more often a mis-heard breath or octave than the line) do not move the band
+            let sung = vocal
+                .iter()
+                .filter(|n| n.0 < t1 && n.1 > t0)
+                .map(|n| n.2.clamp(range.0, range.1));
+            let lo = sung.clone().min()?;
+            let hi = sung.max()?;
+            Some(registers(lo, hi, variation))
+        })
+        .collect();
+    let whole = registers(range.0, range.1, variation);
+    (0..local.len())
+        .map(|b| {
+            local[b]
+                .or_else(|| local[b..].iter().flatten().next().copied())
+                .or_else(|| local[..b].iter().rev().flatten().next().copied())
+                .unwrap_or(whole)
+        })
+        .collect()
+}
+
+/// Register windows for chord instruments and pads, from the range sung (over a bar, or the
+/// song). Chords go below the voice when at least ten semitones are free above A2 (45) and
+/// under the voice's lowest note less a tone; otherwise above it (a low male line gets a
+/// bright comp above). Variation 2 moves the comp window a little (inside the free space).
 fn registers(vlo: i32, vhi: i32, variation: u8) -> (Window, Window) {
     let below_top = vlo - 2;
-    let comp = if below_top - 52 >= 10 {
+    let comp = if below_top >= 55 {
         let hi = below_top;
-        let lo = (hi - 17).max(50);
+        let lo = (hi - 17).max(45);
         Window { lo, hi }
     } else {
         let lo = (vhi + 2).min(84);

@@ -454,19 +454,19 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
     };
     let window = if l.role == PartRole::Arp || l.instrument.family == crate::style::Family::Mallets
     {
-        // arps and bells sparkle above the voice
-        Window {
-            lo: (song.vocal_range.1 + 3).min(84),
-            hi: (song.vocal_range.1 + 22).min(104),
-        }
+        // arps and bells sparkle above the voice, within an octave and a tone of it: higher
+        // they turn shrill (and past a vibraphone's compass, F6, or a celesta's)
+        let lo = (song.vocal_range.1 + 3).min(84);
+        Some(Window { lo, hi: lo + 14 })
     } else {
-        song.comp_window
+        None
     };
     let voices = if song.style.main.habits.seventh_affinity > 0.5 {
         4
     } else {
         3
     };
+    let arp_notes: Vec<u8> = pat.iter().copied().filter(u8::is_ascii_digit).collect();
     let mut prev: Option<Vec<i32>> = None;
     let mut pedal_down = false;
     for bar in &song.bars {
@@ -476,7 +476,8 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
         }
         if final_bar {
             let c = song.chord_at(bar.beat as f64);
-            let v = voicing::voice(c, voices, window, spread, prev.as_deref());
+            let w = window.unwrap_or_else(|| song.comp_window(bar.beat as f64));
+            let v = voicing::voice(c, voices, w, spread, prev.as_deref());
             let t = song.time(bar.beat as f64);
             let d = song.grid.time_at((bar.beat + bar.len) as f64) - t + 1.0;
             for &n in &v {
@@ -489,9 +490,19 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
         // density by section: in a quiet bar (level 1) a busy pattern keeps its on-beat hits
         let thin = bar.level <= 1 && pat.iter().filter(|&&c| c != b'.' && c != b'-').count() > 6;
         for k in 0..bar.len * 4 {
-            let c = pat[k % pat.len()];
-            if thin && k % 4 != 0 {
-                continue;
+            let mut c = pat[k % pat.len()];
+            if thin {
+                if k % 4 != 0 {
+                    continue;
+                }
+                // a thinned arpeggio walks through the pattern's notes in their order, one a
+                // beat (1-2-3-4), rather than keeping the notes that happen to fall on beats
+                // (1-3-3-3 for the ballad arpeggio: one note repeated)
+                if c.is_ascii_digit()
+                    && let Some(&d) = arp_notes.get((k / 4) % arp_notes.len().max(1))
+                {
+                    c = d;
+                }
             }
             if c != b'.' && c != b'-' {
                 hits.push((bar.beat as f64 + k as f64 / 4.0, c));
@@ -523,7 +534,8 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
             if !changes_here && c != b'X' && rng.chance(f64::from(skip_p)) {
                 continue;
             }
-            let v = voicing::voice(chord, voices, window, spread, prev.as_deref());
+            let w = window.unwrap_or_else(|| song.comp_window(beat));
+            let v = voicing::voice(chord, voices, w, spread, prev.as_deref());
             // the length: until the next hit, held through '-'
             let next = hits.get(i + 1).map_or(bar_end, |h| h.0);
             let t0 = song.time(beat);
@@ -536,13 +548,26 @@ fn comp(song: &Song<'_>, l: &Layer, part: &mut Part, rng: &mut Rng) {
             }
             match c {
                 b'1'..=b'4' => {
-                    let idx = usize::from(c - b'1').min(v.len() - 1);
+                    // a step past the voicing's top climbs on an octave higher (1-3-5-8 on
+                    // a triad) or, where that would leave the register, turns back down;
+                    // never the top note twice
+                    let idx = usize::from(c - b'1');
+                    let key = if idx < v.len() {
+                        v[idx]
+                    } else {
+                        let up = v[idx % v.len()] + 12 * (idx / v.len()) as i32;
+                        if up <= w.hi {
+                            up
+                        } else {
+                            v[v.len().saturating_sub(2)]
+                        }
+                    };
                     // arpeggios ring to the end of the chord
                     let chord_end = (beat.floor() as usize..song.chords.len())
                         .find(|&j| song.chords[j] != song.chords[beat.floor() as usize])
                         .map_or(bar_end, |j| (j as f64).min(bar_end));
                     dur = (song.grid.time_at(chord_end) - t0).max(dur);
-                    push(part, t0, dur, v[idx] as u8, base);
+                    push(part, t0, dur, key.min(108) as u8, base);
                 }
                 b'd' | b'u' => {
                     // strums: 12 ms between strings, up-strums lighter and on the top strings
@@ -607,7 +632,6 @@ fn sustain(song: &Song<'_>, l: &Layer, part: &mut Part) {
     } else {
         Spread::Close
     };
-    let window = song.pad_window;
     let mut prev: Option<Vec<i32>> = None;
     let n = song.chords.len();
     let mut i = 0;
@@ -619,6 +643,7 @@ fn sustain(song: &Song<'_>, l: &Layer, part: &mut Part) {
         let bar = &song.bars[song.bar_of(i)];
         let final_bar = song.bar_of(i) + 1 == song.bars.len();
         if active(l, bar) || final_bar {
+            let window = song.pad_window(i as f64);
             let v = voicing::voice(song.chords[i], 4, window, spread, prev.as_deref());
             let t0 = song.grid.beats[i];
             let t1 = song.grid.time_at(j as f64) + if final_bar { 1.5 } else { -0.03 };
@@ -660,7 +685,7 @@ fn stabs(song: &Song<'_>, l: &Layer, part: &mut Part) {
             let v = voicing::voice(
                 song.chord_at(beat + 0.01),
                 3,
-                song.comp_window,
+                song.comp_window(beat),
                 Spread::Close,
                 prev.as_deref(),
             );
