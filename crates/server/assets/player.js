@@ -126,26 +126,21 @@ function poll(taskId) {
 function showPlan(plan) {
   if (!plan) return;
   const parts = [];
-  const k = plan.key && (plan.key.name || plan.key.label || plan.key);
-  if (k && typeof k === "string") parts.push("Key " + k);
-  const tempo = plan.tempoBpm || plan.tempo || plan.bpm;
-  if (typeof tempo === "number") parts.push(Math.round(tempo) + " BPM");
-  const chart = chartOf(plan);
-  if (chart.length) parts.push(chart.length + " chords");
+  if (typeof plan.key === "string") parts.push("Key " + plan.key);
+  if (typeof plan.tempo === "number") parts.push(Math.round(plan.tempo) + " BPM");
+  // The chords in the order they first sound: the song's harmonic palette at a glance.
+  const palette = [...new Set(chartOf(plan).map((c) => c.symbol))];
+  if (palette.length) parts.push(palette.join(" "));
   if (plan.style && plan.style.name) parts.push(plan.style.name);
   if (typeof plan.durationSeconds === "number") parts.push(plan.durationSeconds.toFixed(1) + " s");
   $("plan").textContent = parts.join(" · ");
 }
 
-// The chord chart of a plan: [{start, end, symbol}], whatever the plan calls it.
+// The chord chart of a plan as [{start, end, symbol}]: a track's plan has `chart` in song time,
+// the task's plan (text stage) has `chords` in vocal time.
 function chartOf(plan) {
-  if (!plan) return [];
-  const raw = plan.chart || plan.chordChart || plan.chords || (plan.plan && (plan.plan.chart || plan.plan.chords)) || [];
-  if (!Array.isArray(raw)) return [];
-  return raw.map((c) => Array.isArray(c)
-    ? { start: c[0], end: c[1], symbol: String(c[2]) }
-    : { start: c.start, end: c.end, symbol: c.symbol || c.label || (typeof c.chord === "string" ? c.chord : "N.C.") })
-    .filter((c) => typeof c.start === "number" && typeof c.end === "number" && c.end > c.start);
+  const raw = (plan && (plan.chart || plan.chords)) || [];
+  return raw.filter((c) => c.end > c.start);
 }
 
 function link(nav, label, href, download) {

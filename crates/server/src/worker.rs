@@ -518,7 +518,8 @@ async fn store_track(
         tags: req.tags.clone(),
         prompt: req.tags.clone(),
         model_name: records::model_name(req.model.as_str()),
-        duration: track.duration_s,
+        // Milliseconds and hundredths of a dB are all these figures mean.
+        duration: (track.duration_s * 1000.0).round() / 1000.0,
         song_file: song,
         instrumental_file: instrumental,
         midi_file: midi,
@@ -526,8 +527,8 @@ async fn store_track(
         stems_file,
         stems,
         plan: track.plan_json,
-        loudness_lufs: f64::from(track.loudness_lufs),
-        true_peak_dbtp: f64::from(track.true_peak_dbtp),
+        loudness_lufs: (f64::from(track.loudness_lufs) * 100.0).round() / 100.0,
+        true_peak_dbtp: (f64::from(track.true_peak_dbtp) * 100.0).round() / 100.0,
         created_at: now,
     };
     Ok((record, out))

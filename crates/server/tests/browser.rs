@@ -254,6 +254,15 @@ async fn the_player_makes_and_shows_two_songs() {
         names,
         json!(["Browser Song — take 1", "Browser Song — take 2"])
     );
+    // The engine heard the C major scale and chose the acoustic style the tags asked for.
+    let plan = d
+        .js("return document.getElementById('plan').textContent")
+        .await;
+    let plan = plan.as_str().expect("plan text");
+    assert!(
+        plan.starts_with("Key C major · ") && plan.contains("Acoustic folk"),
+        "{plan}"
+    );
     let links = d
         .js("return [...document.querySelectorAll('#songs .track:first-child .downloads a')].map(a => a.textContent)")
         .await;
@@ -276,6 +285,11 @@ async fn the_chord_chart_follows_the_playhead() {
         .js("return [...document.querySelectorAll('#songs .track:first-child .chord')].map(e => e.textContent)")
         .await;
     assert_eq!(chords, json!(["C", "G", "Am", "F", "C"]));
+    // The plan line: key, tempo and the chords in the order they first sound.
+    let plan = d
+        .js("return document.getElementById('plan').textContent")
+        .await;
+    assert_eq!(plan, json!("Key C major · 120 BPM · C G Am F"));
     // Seek to 3 s: the playhead is in the second chord (2–4 s), which lights up.
     d.js("const a = document.querySelector('#songs .track:first-child audio'); a.currentTime = 3.0; return true")
         .await;

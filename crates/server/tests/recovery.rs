@@ -44,7 +44,7 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
     assert_eq!(*band.renders.lock().unwrap(), vec![1, 2]);
     let got = cb.wait_for(&task, 3).await;
     assert_eq!(
-        got[0].body["data"]["plan"]["tempoBpm"], 120.0,
+        got[0].body["data"]["plan"]["tempo"], 120.0,
         "the text callback carries the plan"
     );
     assert_eq!(got[2].body["msg"], "All generated successfully.");

@@ -38,6 +38,10 @@ pub fn test_config(dir: &std::path::Path) -> Config {
     c.workers.poll_ms = 50;
     c.workers.lease_s = 3.0;
     c.workers.heartbeat_s = 0.5;
+    // The SoundFont made in code, so tests need no font installed and start fast.
+    let font = dir.join("test.sf2");
+    std::fs::write(&font, bandmate_testkit::soundfont::font()).expect("test font");
+    c.engine.soundfont = font;
     c
 }
 
@@ -461,7 +465,7 @@ impl Pipeline for FakeBand {
             inner: Box::new(FakePrepared {
                 input: input.to_vec(),
             }),
-            plan: json!({"key": "C major", "tempoBpm": 120.0, "seed": params.seed, "chart": fake_chart(9.0)}),
+            plan: json!({"key": "C major", "tempo": 120.0, "seed": params.seed, "chords": fake_chart(9.0)}),
         })
     }
 
