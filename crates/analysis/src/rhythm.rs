@@ -17,8 +17,10 @@
 //! 4. **Beats**: dynamic programming (Ellis 2007) with the chosen period over the accent signal
 //!    plus an onset-count template of the eighth lattice each beat implies (onsets on the beat
 //!    and half beat for it, on the sixteenths against it), so a melody that anticipates the
-//!    beat by a sixteenth and holds across it does not drag the grid onto the anticipation;
-//!    it follows tempo drift and keeps a steady pulse through rests and breaths.
+//!    beat by a sixteenth and holds across it does not drag the grid onto the anticipation,
+//!    plus the accent of each such held note again on the beat it anticipates (syncopation is
+//!    heard as a displaced strong beat); it follows tempo drift and keeps a steady pulse
+//!    through rests and breaths.
 //! 5. **Meter and downbeat**: 3/4 against 4/4 and the bar phase by the accents that fall on
 //!    candidate bar lines (long notes and phrase starts), with a prior for 4/4 (the large
 //!    majority of popular songs).
@@ -190,6 +192,19 @@ pub fn phrases(notes: &[Note]) -> Vec<Phrase> {
         .collect()
 }
 
+/// The accent of note `i`: loudness, time to the next onset (longer = more accent, log scale,
+/// saturating at 2 s) and whether it starts a phrase.
+fn note_accent(notes: &[Note], i: usize, phrase_start: bool) -> f32 {
+    let n = &notes[i];
+    let ioi = notes
+        .get(i + 1)
+        .map_or(n.duration(), |m| m.onset - n.onset)
+        .clamp(0.05, 2.0);
+    let dur_w = 1.0 + (ioi / 0.25).log2().max(0.0) as f32 * 0.5;
+    let phrase_w = if phrase_start { 1.5 } else { 1.0 };
+    n.salience.sqrt() * dur_w * phrase_w
+}
+
 /// The accent signal on the analysis hop.
 pub fn accent_signal(notes: &[Note], phrases: &[Phrase], flux: &[f32], frames: usize) -> Vec<f32> {
     let mut a = vec![0.0f32; frames];
@@ -199,14 +214,7 @@ pub fn accent_signal(notes: &[Note], phrases: &[Phrase], flux: &[f32], frames: u
         .map(|k| (-(k * k) as f32 / (2.0 * 2.0 * 2.0)).exp())
         .collect();
     for (i, n) in notes.iter().enumerate() {
-        let ioi = notes
-            .get(i + 1)
-            .map_or(n.duration(), |m| m.onset - n.onset)
-            .clamp(0.05, 2.0);
-        // Longer time-to-next-onset = more accent (log scale, saturating at 2 s).
-        let dur_w = 1.0 + (ioi / 0.25).log2().max(0.0) as f32 * 0.5;
-        let phrase_w = if starts.contains(&i) { 1.5 } else { 1.0 };
-        let w = n.salience.sqrt() * dur_w * phrase_w;
+        let w = note_accent(notes, i, starts.contains(&i));
         let c = (n.onset / HOP_S).round() as isize;
         for (k, b) in bump.iter().enumerate() {
             let idx = c + k as isize - 5;
@@ -249,6 +257,44 @@ fn onset_count_signal(notes: &[Note], frames: usize) -> Vec<f32> {
     c
 }
 
+/// The accent of anticipations, heard on the beat they anticipate: every note held past the
+/// point a sixteenth (a quarter of `period_s`) after its onset, with its full accent there.
+/// Pop and rock syncopation is heard as a displaced strong beat (Temperley 1999): a long note
+/// on the last sixteenth of a beat, held across the next one, belongs to that next beat in the
+/// listener's metre. The note keeps its accent at its own onset too, so between the two
+/// readings (the beat on the anticipation, or a sixteenth later) the accent no longer decides
+/// and the onset lattice of [`beat_salience`] does.
+fn anticipation_signal(
+    notes: &[Note],
+    phrases: &[Phrase],
+    period_s: f64,
+    frames: usize,
+) -> Vec<f32> {
+    let mut a = vec![0.0f32; frames];
+    let starts: std::collections::HashSet<usize> = phrases.iter().map(|p| p.first_note).collect();
+    let push = ANTICIPATION * period_s;
+    for (i, n) in notes.iter().enumerate() {
+        let until = notes.get(i + 1).map_or(n.offset, |m| m.onset.min(n.offset));
+        let beat = n.onset + push;
+        // held across the anticipated beat (by more than the onset bump's reach)
+        if until <= beat + 0.05 {
+            continue;
+        }
+        let w = note_accent(notes, i, starts.contains(&i));
+        let centre = (beat / HOP_S).round() as isize;
+        for k in -5i32..=5 {
+            let idx = centre + k as isize;
+            if idx >= 0 && (idx as usize) < frames {
+                a[idx as usize] += w * (-(k * k) as f32 / 8.0).exp();
+            }
+        }
+    }
+    a
+}
+
+/// How far before the beat an anticipation starts, in beats (a sixteenth).
+const ANTICIPATION: f64 = 0.25;
+
 /// Beat salience for the tracker: the accent at a candidate beat plus how well the eighth
 /// lattice it implies holds the note onsets. A beat scores the onsets on itself and on its
 /// half beat and loses by those on the sixteenths between. Pop melodies anticipate the beat
@@ -257,7 +303,7 @@ fn onset_count_signal(notes: &[Note], frames: usize) -> Vec<f32> {
 /// sixteenth early; the shifted grid then leaves its half beats nearly empty while its
 /// sixteenths fill, which no metrical hierarchy does. Counting onsets, not durations, is
 /// what sees the anticipation as an anticipation.
-fn beat_salience(accent: &[f32], counts: &[f32], period: f64) -> Vec<f32> {
+fn beat_salience(accent: &[f32], pushed: &[f32], counts: &[f32], period: f64) -> Vec<f32> {
     let n = accent.len();
     let at = |t: usize, frac: f64| -> f32 {
         let i = t + (period * frac).round() as usize;
@@ -266,7 +312,7 @@ fn beat_salience(accent: &[f32], counts: &[f32], period: f64) -> Vec<f32> {
     (0..n)
         .map(|t| {
             let lattice = at(t, 0.0) + at(t, 0.5) - SIXTEENTH_PENALTY * (at(t, 0.25) + at(t, 0.75));
-            accent[t] + SUBDIVISION_WEIGHT * lattice
+            accent[t] + pushed[t] + SUBDIVISION_WEIGHT * lattice
         })
         .collect()
 }
@@ -532,7 +578,8 @@ pub fn analyse(
         .max(2);
     let accent = accent_signal(notes, phrases, flux, frames);
     let period = estimate_period(&accent, s);
-    let salience = beat_salience(&accent, &onset_count_signal(notes, frames), period);
+    let pushed = anticipation_signal(notes, phrases, period * HOP_S, frames);
+    let salience = beat_salience(&accent, &pushed, &onset_count_signal(notes, frames), period);
     let mut beat_frames = track_beats(&salience, period, s.tightness);
     // Pad to cover the whole recording at the edge periods.
     let mut beats: Vec<f64> = beat_frames.drain(..).map(|f| f as f64 * HOP_S).collect();
@@ -652,6 +699,55 @@ mod tests {
         assert!(inner.len() > 30, "{inner:?}");
         for b in inner {
             let x = (b - 1.0) / p;
+            assert!(
+                (x - x.round()).abs() < 0.08,
+                "beat at {b} is {x} beats into the grid"
+            );
+        }
+    }
+
+    #[test]
+    fn a_fully_syncopated_passage_keeps_the_beat_it_anticipates() {
+        // 80 BPM: four bars of plain quarters and eighths, then four bars where no note starts
+        // on a beat (an eighth on the half beat, then a long note on the last sixteenth held
+        // across the next beat), then four plain bars again.
+        let p = 0.75;
+        let t0 = 1.0;
+        let mut notes = Vec::new();
+        let mut add = |at: f64, len: f64, pitch: f32| {
+            notes.push(Note {
+                onset: t0 + at * p,
+                offset: t0 + (at + len) * p - 0.03,
+                pitch,
+                salience: 1.0,
+            });
+        };
+        for beat in 0..48 {
+            let b = f64::from(beat);
+            let pitch = 60.0 + (beat % 7) as f32;
+            if (16..32).contains(&beat) {
+                add(b + 0.5, 0.25, pitch);
+                add(b + 0.75, 0.75, pitch + 2.0);
+            } else if beat % 2 == 0 {
+                add(b, 1.0, pitch);
+            } else {
+                add(b, 0.5, pitch);
+                add(b + 0.5, 0.5, pitch + 1.0);
+            }
+        }
+        let r = track(&notes, t0 + 49.0 * p);
+        assert!((r.tempo_bpm - 80.0).abs() < 2.0, "{}", r.tempo_bpm);
+        // the beats of the syncopated bars stay on the grid of the plain ones
+        let inner: Vec<f64> = r
+            .grid
+            .beats
+            .iter()
+            .copied()
+            .filter(|&b| b > t0 + 16.5 * p && b < t0 + 31.5 * p)
+            .collect();
+        assert!(inner.len() >= 14, "{inner:?}");
+        for b in inner {
+            let x = (b - t0) / p;
             assert!(
                 (x - x.round()).abs() < 0.08,
                 "beat at {b} is {x} beats into the grid"
