@@ -31,14 +31,14 @@ fn arrangements(bars: u32) -> Vec<Arrangement> {
     for (tags, weird, model, seed) in requests {
         let params = GenerationParams {
             tags: tags.into(),
-            weirdness: Weight::new(weird).unwrap(),
+            weirdness: Weight::new(weird).expect("weirdness"),
             model,
             seed,
             ..GenerationParams::default()
         };
-        let plan = bandmate_compose::plan(&analysis, &params).unwrap();
+        let plan = bandmate_compose::plan(&analysis, &params).expect("plan");
         for v in [1, 2] {
-            out.push(bandmate_compose::arrange(&analysis, &plan, &params, v).unwrap());
+            out.push(bandmate_compose::arrange(&analysis, &plan, &params, v).expect("arrangement"));
         }
     }
     out
@@ -47,8 +47,8 @@ fn arrangements(bars: u32) -> Vec<Arrangement> {
 fn same_bits(full: &Renderer, subset: &Renderer, arrangements: &[Arrangement]) {
     let settings = RenderSettings::default();
     for a in arrangements {
-        let x = full.render_stems(a, &settings).unwrap();
-        let y = subset.render_stems(a, &settings).unwrap();
+        let x = full.render_stems(a, &settings).expect("whole font");
+        let y = subset.render_stems(a, &settings).expect("subset");
         assert_eq!(x.len(), y.len());
         assert!(
             x.iter().any(|s| s.audio.peak() > 0.01),
