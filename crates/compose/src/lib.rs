@@ -28,6 +28,7 @@ use bandmate_core::{Analysis, Arrangement, ChordSpan, GenerationParams, Plan, Rn
 
 pub use arrange::MAX_BEATS;
 pub use midi::to_midi;
+pub use style::presets;
 
 /// Why the band's part could not be written.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]

@@ -728,3 +728,95 @@ fn the_band_sits_close_around_a_high_voice() {
         }
     }
 }
+
+/// Random tags from the parser's whole vocabulary: up to `n` tags of one to three words each.
+fn arb_tags(n: usize) -> impl Strategy<Value = String> {
+    let vocab = tags::vocabulary();
+    let len = vocab.len();
+    proptest::collection::vec(proptest::collection::vec(0..len, 1..=3), 0..=n).prop_map(
+        move |tags| {
+            tags.iter()
+                .map(|words| {
+                    words
+                        .iter()
+                        .map(|&i| vocab[i])
+                        .collect::<Vec<_>>()
+                        .join(" ")
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
+    )
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    /// Every part of every arrangement plays a preset of [`crate::presets`] (the renderer
+    /// loads only those), percussion on bank 128 and everything else on bank 0: random
+    /// analyses, tags and negative tags from the whole vocabulary, weights, weirdness, models
+    /// and seeds.
+    #[test]
+    fn every_part_plays_a_listed_preset(
+        a in arb_analysis(), tags in arb_tags(4), negative in arb_tags(2),
+        sw in 0u8..=100, weird in 0u8..=100, aw in 0u8..=100, v5 in any::<bool>(),
+        seed in any::<u64>(),
+    ) {
+        let listed = crate::presets();
+        let params = GenerationParams {
+            tags,
+            negative_tags: negative,
+            style_weight: Weight::from_hundredths(sw),
+            weirdness: Weight::from_hundredths(weird),
+            audio_weight: Weight::from_hundredths(aw),
+            model: if v5 { ModelProfile::V5 } else { ModelProfile::V45Plus },
+            seed,
+            ..GenerationParams::default()
+        };
+        let plan = crate::plan(&a, &params).unwrap();
+        for v in [1u8, 2] {
+            let arr = crate::arrange(&a, &plan, &params, v).unwrap();
+            for p in &arr.parts {
+                prop_assert!(
+                    listed.binary_search(&(p.bank, p.program)).is_ok(),
+                    "{} plays bank {} program {}, not in the list ({:?} / {:?}, weirdness {weird}, v{v})",
+                    p.name, p.bank, p.program, params.tags, params.negative_tags
+                );
+                prop_assert_eq!(p.bank == 128, p.role.is_percussion(), "{}", p.name);
+            }
+        }
+    }
+}
+
+#[test]
+fn the_preset_list_covers_the_catalogue_and_nothing_odd() {
+    let listed = crate::presets();
+    assert!(listed.len() >= 40, "{} presets", listed.len());
+    assert!(listed.windows(2).all(|w| w[0] < w[1]), "sorted, no repeats");
+    assert!(
+        listed
+            .iter()
+            .all(|&(bank, program)| (bank == 0 || bank == 128) && program <= 127)
+    );
+    for s in crate::style::CATALOGUE {
+        assert!(listed.contains(&(128, s.kit)), "{}'s kit", s.id);
+        for i in s.bass.0 {
+            assert!(listed.contains(&(0, i.program)), "{} {}", s.id, i.name);
+        }
+    }
+    for l in crate::style::unusual_pads() {
+        assert!(
+            listed.contains(&(0, l.instrument.program)),
+            "{}",
+            l.instrument.name
+        );
+    }
+    // The General MIDI piano and the standard kit are the fallbacks of every band.
+    assert!(listed.contains(&(0, 0)) && listed.contains(&(128, 0)));
+    let kits = listed.iter().filter(|p| p.0 == 128).count();
+    eprintln!(
+        "{} presets: {} programs, {kits} kits",
+        listed.len(),
+        listed.len() - kits
+    );
+}

@@ -58,6 +58,30 @@ pub enum Family {
 }
 
 impl Family {
+    /// Every family, for catalogue-wide listings ([`presets`]).
+    pub const ALL: [Family; 17] = {
+        use Family::*;
+        [
+            Piano,
+            ElectricPiano,
+            Organ,
+            AcousticGuitar,
+            ElectricGuitar,
+            Bass,
+            Strings,
+            Brass,
+            Sax,
+            Woodwind,
+            Synth,
+            Pad,
+            Choir,
+            Mallets,
+            Drums,
+            Percussion,
+            Plucked,
+        ]
+    };
+
     /// Display name.
     pub fn name(self) -> &'static str {
         use Family::*;
@@ -1760,6 +1784,50 @@ pub fn unusual_pads() -> [Layer; 5] {
         layer!(inst!("Metallic pad", 93, Pad), Pad, "", 1),
         layer!(inst!("Bowed glass", 92, Pad), Pad, "", 1),
     ]
+}
+
+/// The SoundFont preset, as `(bank, program)`, that an instrument in `role` is played with:
+/// percussion roles play a kit (bank 128), everything else a General MIDI program of bank 0.
+/// The arranger writes exactly this into each [`bandmate_core::Part`].
+pub fn preset_of(program: u8, role: PartRole) -> (u16, u8) {
+    if role.is_percussion() {
+        (128, program)
+    } else {
+        (0, program)
+    }
+}
+
+/// Every SoundFont preset, as `(bank, program)` sorted and without repeats, that any
+/// arrangement can ask for: each style's drum kit, bass options, comping, pad and extra
+/// layers (leads and hand percussion among them), the instruments a tag can add or a
+/// fallback can choose ([`instrument_for`], every family) and the pads weirdness swaps in
+/// ([`unusual_pads`]). The renderer loads only these (a SoundFont's other presets are never
+/// played); a property test arranges random inputs with random tags, negative tags, weights,
+/// models and seeds and checks every part plays one of them.
+pub fn presets() -> Vec<(u16, u8)> {
+    let mut v = Vec::new();
+    for s in CATALOGUE {
+        v.push((128, s.kit));
+        v.extend(
+            s.bass
+                .0
+                .iter()
+                .map(|i| preset_of(i.program, PartRole::Bass)),
+        );
+        for l in s.comp.iter().chain(s.pads).chain(s.extras) {
+            v.push(preset_of(l.instrument.program, l.role));
+        }
+    }
+    for l in Family::ALL
+        .into_iter()
+        .map(instrument_for)
+        .chain(unusual_pads())
+    {
+        v.push(preset_of(l.instrument.program, l.role));
+    }
+    v.sort_unstable();
+    v.dedup();
+    v
 }
 
 /// Instruments a tag can add to any band (piano, strings …), by family.

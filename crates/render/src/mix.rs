@@ -755,6 +755,7 @@ impl Renderer {
     ) -> Result<Mix, RenderError> {
         settings.validate()?;
         settings.render.frames_of(arrangement)?;
+        self.check_presets(arrangement)?;
         let sources = arrangement
             .parts
             .iter()

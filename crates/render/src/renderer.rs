@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use bandmate_core::{Arrangement, AudioBuffer, PartRole, SampleRate};
+use bandmate_core::{Arrangement, AudioBuffer, Part, PartRole, SampleRate};
 
-use crate::soundfont::SoundFont;
+use crate::soundfont::{self, SoundFont};
 use crate::synth::PartPlayer;
 use crate::{RATE, RenderError, check_range};
 
@@ -113,22 +113,54 @@ pub struct Renderer {
     font: Arc<SoundFont>,
 }
 
+/// The preset a part plays, as `(bank, program)`: percussion roles and banks from 128 up play
+/// a kit (bank 128).
+pub(crate) fn preset_of(part: &Part) -> (u16, u8) {
+    let bank = if part.role.is_percussion() {
+        128
+    } else {
+        part.bank
+    };
+    soundfont::request(bank, part.program)
+}
+
+fn open(path: &Path) -> Result<std::io::BufReader<std::fs::File>, RenderError> {
+    let file = std::fs::File::open(path).map_err(|e| RenderError::SoundFontFile {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    })?;
+    Ok(std::io::BufReader::with_capacity(1 << 20, file))
+}
+
 impl Renderer {
-    /// Load a SoundFont 2 from any reader (read once, front to back).
+    /// Load a SoundFont 2 from any reader (read once, front to back), every preset.
     pub fn new<R: Read>(sf2: &mut R) -> Result<Self, RenderError> {
         Ok(Self {
             font: Arc::new(SoundFont::new(sf2)?),
         })
     }
 
-    /// Load a SoundFont 2 file.
+    /// Load only the presets `presets` (`(bank, program)` as parts ask for them) resolve to,
+    /// and only the sample data they play ([`SoundFont::with_presets`]). Arrangements whose
+    /// parts stay in the list render bit for bit as with the whole font; a part outside it is
+    /// refused with [`RenderError::PresetNotLoaded`] before anything is synthesised.
+    pub fn with_presets<R: Read>(sf2: &mut R, presets: &[(u16, u8)]) -> Result<Self, RenderError> {
+        Ok(Self {
+            font: Arc::new(SoundFont::with_presets(sf2, presets)?),
+        })
+    }
+
+    /// Load a SoundFont 2 file, every preset.
     pub fn from_path(path: impl AsRef<Path>) -> Result<Self, RenderError> {
-        let path = path.as_ref();
-        let file = std::fs::File::open(path).map_err(|e| RenderError::SoundFontFile {
-            path: path.display().to_string(),
-            reason: e.to_string(),
-        })?;
-        Self::new(&mut std::io::BufReader::with_capacity(1 << 20, file))
+        Self::new(&mut open(path.as_ref())?)
+    }
+
+    /// Load a SoundFont 2 file, only the presets listed ([`Renderer::with_presets`]).
+    pub fn from_path_with_presets(
+        path: impl AsRef<Path>,
+        presets: &[(u16, u8)],
+    ) -> Result<Self, RenderError> {
+        Self::with_presets(&mut open(path.as_ref())?, presets)
     }
 
     /// The loaded font.
@@ -136,11 +168,22 @@ impl Renderer {
         &self.font
     }
 
-    pub(crate) fn player<'a>(
-        &'a self,
-        part: &bandmate_core::Part,
-        settings: &RenderSettings,
-    ) -> PartPlayer<'a> {
+    /// Check that every part of `arrangement` plays a preset this renderer loaded.
+    pub fn check_presets(&self, arrangement: &Arrangement) -> Result<(), RenderError> {
+        for part in &arrangement.parts {
+            let (bank, program) = preset_of(part);
+            if !self.font.serves(bank, program) {
+                return Err(RenderError::PresetNotLoaded {
+                    part: part.name.clone(),
+                    bank,
+                    program,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    pub(crate) fn player<'a>(&'a self, part: &Part, settings: &RenderSettings) -> PartPlayer<'a> {
         PartPlayer::new(&self.font, part, RATE, settings.max_voices_per_part)
     }
 
@@ -153,6 +196,7 @@ impl Renderer {
         settings: &RenderSettings,
     ) -> Result<Vec<Stem>, RenderError> {
         let frames = settings.frames_of(arrangement)?;
+        self.check_presets(arrangement)?;
         let parts = &arrangement.parts;
         let next = AtomicUsize::new(0);
         let threads = settings.threads.min(parts.len()).max(1);
@@ -426,6 +470,64 @@ mod tests {
             ..RenderSettings::default()
         };
         assert!(bad.validate().is_err());
+    }
+
+    #[test]
+    fn a_renderer_loaded_with_the_parts_presets_renders_the_same_bits() {
+        // The V5 band has no strings: the pad preset and its sample are left out.
+        let a = testband::band(12.0, ModelProfile::V5, 2, 5);
+        let presets: Vec<(u16, u8)> = a.parts.iter().map(preset_of).collect();
+        let full = test_renderer();
+        let sub = Renderer::with_presets(&mut testfont::font().as_slice(), &presets).unwrap();
+        assert!(sub.soundfont().sample_bytes() < full.soundfont().sample_bytes());
+        assert!(!sub.soundfont().serves(0, 48));
+        let s = RenderSettings::default();
+        assert_eq!(
+            full.render_stems(&a, &s).unwrap(),
+            sub.render_stems(&a, &s).unwrap()
+        );
+    }
+
+    #[test]
+    fn a_part_outside_the_loaded_presets_is_an_error_not_a_fallback() {
+        let r =
+            Renderer::with_presets(&mut testfont::font().as_slice(), &[(0, 0), (128, 0)]).unwrap();
+        let a = one_part(
+            PartRole::Bass,
+            33,
+            vec![note(0.0, 0.5, 36, 100)],
+            vec![],
+            1.0,
+        );
+        let err = r.render_stems(&a, &RenderSettings::default()).unwrap_err();
+        assert_eq!(
+            err,
+            RenderError::PresetNotLoaded {
+                part: "Test".into(),
+                bank: 0,
+                program: 33
+            }
+        );
+        assert!(!err.is_user_error());
+        let vocal = crate::VocalTrack::new(
+            &AudioBuffer::mono(
+                SampleRate::CD,
+                bandmate_testkit::sine(220.0, 1.0, 44_100, 0.3),
+            ),
+            None,
+        )
+        .unwrap();
+        let mix = r.mix(&a, &vocal, &crate::MixSettings::default());
+        assert!(matches!(mix, Err(RenderError::PresetNotLoaded { .. })));
+        // Drums are a kit request whatever bank the part names.
+        let drums = one_part(
+            PartRole::Drums,
+            0,
+            vec![note(0.0, 0.2, 36, 100)],
+            vec![],
+            1.0,
+        );
+        assert!(r.render_stems(&drums, &RenderSettings::default()).is_ok());
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //!
 //! Malformed files are errors, never panics: every index and size is checked, and sample
 //! bounds are clamped into the sample data.
+//!
+//! [`SoundFont::with_presets`] keeps only the presets a list of `(bank, program)` requests
+//! resolves to (with the same General MIDI fallbacks [`SoundFont::preset`] applies) and only
+//! the sample data their zones play: the referenced ranges are moved down in place, each
+//! followed by 46 zero frames as the specification asks after every sample, the zones'
+//! offsets remapped, and the rest of the pool released. Playing a listed preset reads exactly
+//! the same sample values as with the whole font, so the output is the same, bit for bit.
 
 use std::io::Read;
 
@@ -185,6 +192,19 @@ pub struct SoundFont {
     presets: Vec<Preset>,
     /// All sample data, 16-bit, mono, concatenated.
     pub(crate) data: Vec<i16>,
+    /// The `(bank, program)` requests the font was loaded for (normalised by [`request`],
+    /// sorted); `None` when every preset was loaded.
+    requests: Option<Vec<(u16, u8)>>,
+}
+
+/// Zero frames after each sample range kept (SF2.04 7.10: "at least forty-six zero valued
+/// sample data points" follow every sample, so interpolation past the end reads silence).
+const GUARD: usize = 46;
+
+/// A request as the player looks it up: every bank from 128 up is percussion (bank 128),
+/// programs above 127 play 127.
+pub(crate) fn request(bank: u16, program: u8) -> (u16, u8) {
+    (bank.min(128), program.min(127))
 }
 
 /// Limits on the file, so a corrupt header cannot ask for absurd memory.
@@ -248,8 +268,25 @@ struct SampleHeader {
 }
 
 impl SoundFont {
-    /// Read a SoundFont 2 file.
+    /// Read a SoundFont 2 file, every preset.
     pub fn new<R: Read>(r: &mut R) -> Result<Self, RenderError> {
+        Self::load(r, None)
+    }
+
+    /// Read a SoundFont 2 file, keeping only the presets that `presets` (as `(bank,
+    /// program)`, as a part asks for them) resolve to and the sample data those play. The
+    /// file is still read once, front to back: the sample chunk comes before the preset data,
+    /// so it is read whole and then compacted in place. Asking [`SoundFont::preset`] for one
+    /// of `presets` gives what the whole font gives; [`SoundFont::serves`] tells which
+    /// requests were loaded. An empty list is an error.
+    pub fn with_presets<R: Read>(r: &mut R, presets: &[(u16, u8)]) -> Result<Self, RenderError> {
+        if presets.is_empty() {
+            return Err(bad("no presets were asked for"));
+        }
+        Self::load(r, Some(presets))
+    }
+
+    fn load<R: Read>(r: &mut R, wanted: Option<&[(u16, u8)]>) -> Result<Self, RenderError> {
         if &fourcc(r)? != b"RIFF" {
             return Err(bad("not a RIFF file"));
         }
@@ -318,15 +355,36 @@ impl SoundFont {
             skip(r, inner)?;
             left = left.saturating_sub(padded);
         }
-        let data = data.ok_or_else(|| bad("no sample data (smpl chunk)"))?;
-        let presets = build_presets(&hydra, data.len())?;
+        let mut data = data.ok_or_else(|| bad("no sample data (smpl chunk)"))?;
+        let mut presets = build_presets(&hydra, data.len())?;
+        drop(hydra);
         if presets.is_empty() {
             return Err(bad("no presets"));
+        }
+        let requests = wanted.map(|w| {
+            let mut r: Vec<(u16, u8)> = w.iter().map(|&(b, p)| request(b, p)).collect();
+            r.sort_unstable();
+            r.dedup();
+            r
+        });
+        if let Some(requests) = &requests {
+            let keep: Vec<usize> = requests
+                .iter()
+                .map(|&(b, p)| resolve(&presets, b, p))
+                .collect();
+            presets = presets
+                .into_iter()
+                .enumerate()
+                .filter(|(i, _)| keep.contains(i))
+                .map(|(_, p)| p)
+                .collect();
+            compact(&mut data, &mut presets);
         }
         Ok(Self {
             name,
             presets,
             data,
+            requests,
         })
     }
 
@@ -345,25 +403,86 @@ impl SoundFont {
         self.data.len() * 2
     }
 
+    /// Whether a part asking for `bank` and `program` plays what it would play with the whole
+    /// font: always for a font loaded whole, and for one loaded with
+    /// [`SoundFont::with_presets`] when the request was in its list.
+    pub fn serves(&self, bank: u16, program: u8) -> bool {
+        self.requests
+            .as_ref()
+            .is_none_or(|r| r.binary_search(&request(bank, program)).is_ok())
+    }
+
     /// The preset for `bank` and `program`, falling back as General MIDI players do: a
     /// missing percussion kit becomes the standard kit (bank 128, program 0), a missing
-    /// melodic variation bank becomes bank 0, and failing all that the lowest preset.
+    /// melodic variation bank becomes bank 0, and failing all that the lowest preset. On a
+    /// font loaded with [`SoundFont::with_presets`] this holds for the listed requests; others
+    /// fall back among the loaded presets ([`SoundFont::serves`] says which is which).
     pub fn preset(&self, bank: u16, program: u8) -> &Preset {
-        let find = |b: u16, p: u8| self.presets.iter().find(|x| x.bank == b && x.program == p);
-        find(bank, program)
-            .or_else(|| {
-                if bank >= 128 {
-                    find(128, 0)
-                } else {
-                    find(0, program)
-                }
-            })
-            .unwrap_or_else(|| {
-                self.presets
-                    .iter()
-                    .min_by_key(|x| (x.bank, x.program))
-                    .unwrap_or(&self.presets[0])
-            })
+        &self.presets[resolve(&self.presets, bank, program)]
+    }
+}
+
+/// The index of the preset [`SoundFont::preset`] plays for `bank` and `program`; `presets`
+/// is not empty.
+fn resolve(presets: &[Preset], bank: u16, program: u8) -> usize {
+    let find = |b: u16, p: u8| presets.iter().position(|x| x.bank == b && x.program == p);
+    find(bank, program)
+        .or_else(|| {
+            if bank >= 128 {
+                find(128, 0)
+            } else {
+                find(0, program)
+            }
+        })
+        .unwrap_or_else(|| {
+            (0..presets.len())
+                .min_by_key(|&i| (presets[i].bank, presets[i].program))
+                .unwrap_or(0)
+        })
+}
+
+/// Keep only the sample data `presets`' zones play, moved down in place, and remap their
+/// offsets. Zones read only inside their `[start, end)` (loops lie inside it), so the ranges
+/// are merged where they overlap or lie within [`GUARD`] frames of each other, copied down in
+/// order, each followed by [`GUARD`] zero frames. Ranges separated by more than [`GUARD`]
+/// frames never move up, so the copy can run in place without a second pool.
+fn compact(data: &mut Vec<i16>, presets: &mut [Preset]) {
+    let mut ranges: Vec<(usize, usize)> = presets
+        .iter()
+        .flat_map(|p| p.zones.iter().map(|z| (z.start, z.end)))
+        .collect();
+    ranges.sort_unstable();
+    // (old start, old end, new start)
+    let mut blocks: Vec<(usize, usize, usize)> = Vec::new();
+    for (s, e) in ranges {
+        match blocks.last_mut() {
+            Some(b) if s <= b.1 + GUARD => b.1 = b.1.max(e),
+            _ => blocks.push((s, e, 0)),
+        }
+    }
+    let mut at = 0;
+    for b in &mut blocks {
+        let len = b.1 - b.0;
+        data.copy_within(b.0..b.1, at);
+        b.2 = at;
+        at += len;
+        // Only the last range can end within GUARD frames of the pool's end.
+        if data.len() < at + GUARD {
+            data.resize(at + GUARD, 0);
+        }
+        data[at..at + GUARD].fill(0);
+        at += GUARD;
+    }
+    data.truncate(at);
+    data.shrink_to_fit();
+    for z in presets.iter_mut().flat_map(|p| p.zones.iter_mut()) {
+        let i = blocks.partition_point(|b| b.0 <= z.start) - 1;
+        let (old, _, new) = blocks[i];
+        let moved = |x: usize| x.clamp(z.start, z.end) - old + new;
+        z.loop_start = moved(z.loop_start);
+        z.loop_end = moved(z.loop_end);
+        z.start = z.start - old + new;
+        z.end = z.end - old + new;
     }
 }
 
@@ -681,6 +800,106 @@ mod tests {
     }
 
     #[test]
+    fn a_subset_keeps_the_listed_presets_and_the_samples_they_play() {
+        let bytes = testfont::font();
+        let full = SoundFont::new(&mut bytes.as_slice()).unwrap();
+        // (0, 99) is not in the font: like the whole font, it plays the lowest preset.
+        let asked = [(0, 33), (128, 0), (0, 99)];
+        let sub = SoundFont::with_presets(&mut bytes.as_slice(), &asked).unwrap();
+        let names: Vec<&str> = sub.presets().iter().map(|p| p.name.as_str()).collect();
+        assert_eq!(names, ["Test Piano", "Test Bass", "Test Kit"]);
+        // The pad's sample is gone.
+        assert!(
+            sub.sample_bytes() < full.sample_bytes(),
+            "{} of {} bytes",
+            sub.sample_bytes(),
+            full.sample_bytes()
+        );
+        for (bank, program) in asked {
+            assert!(sub.serves(bank, program));
+            let (a, b) = (full.preset(bank, program), sub.preset(bank, program));
+            assert_eq!(a.name, b.name);
+            assert_eq!(a.zones.len(), b.zones.len());
+            for (x, y) in a.zones.iter().zip(&b.zones) {
+                assert_eq!(
+                    (x.keys, x.velocities, x.gens),
+                    (y.keys, y.velocities, y.gens)
+                );
+                assert_eq!(
+                    (x.loop_mode, x.sample_rate, x.root_key, x.pitch_correction),
+                    (y.loop_mode, y.sample_rate, y.root_key, y.pitch_correction)
+                );
+                assert_eq!(full.data[x.start..x.end], sub.data[y.start..y.end]);
+                assert_eq!(
+                    (x.loop_start - x.start, x.loop_end - x.start),
+                    (y.loop_start - y.start, y.loop_end - y.start)
+                );
+                assert!(sub.data[y.end..y.end + GUARD].iter().all(|&v| v == 0));
+            }
+        }
+        // Requests outside the list are not served; any bank from 128 up is the kit's.
+        assert!(!sub.serves(0, 48) && !sub.serves(0, 25) && !sub.serves(128, 25));
+        assert!(sub.serves(200, 0));
+        assert!(full.serves(0, 48) && full.serves(7, 3));
+        assert!(SoundFont::with_presets(&mut bytes.as_slice(), &[]).is_err());
+    }
+
+    fn zone(start: usize, end: usize, looped: Option<(usize, usize)>) -> Zone {
+        Zone {
+            keys: (0, 127),
+            velocities: (0, 127),
+            gens: defaults(),
+            start,
+            end,
+            loop_start: looped.map_or(0, |l| l.0),
+            loop_end: looped.map_or(0, |l| l.1),
+            loop_mode: u8::from(looped.is_some()),
+            sample_rate: 44_100,
+            root_key: 60,
+            pitch_correction: 0,
+        }
+    }
+
+    #[test]
+    fn compaction_moves_overlapping_and_offset_ranges_and_guards_each_block() {
+        let original: Vec<i16> = (0..2000).map(|i| (i % 1000 + 1) as i16).collect();
+        let zones = vec![
+            zone(100, 200, Some((120, 180))),
+            // Overlaps the first, loop points outside it (not looping: kept inside the range).
+            zone(150, 260, None),
+            // 40 frames after the previous range: one block with it.
+            zone(300, 310, None),
+            zone(500, 600, Some((510, 590))),
+            // Ends at the end of the pool: the guard frames are appended.
+            zone(1950, 2000, None),
+        ];
+        let mut presets = vec![Preset {
+            name: "x".into(),
+            bank: 0,
+            program: 0,
+            zones: zones.clone(),
+        }];
+        let mut data = original.clone();
+        compact(&mut data, &mut presets);
+        assert_eq!(
+            data.len(),
+            (310 - 100) + (600 - 500) + (2000 - 1950) + 3 * GUARD
+        );
+        for (old, new) in zones.iter().zip(&presets[0].zones) {
+            assert_eq!(original[old.start..old.end], data[new.start..new.end]);
+            if old.loop_mode != 0 {
+                assert_eq!(old.loop_start - old.start, new.loop_start - new.start);
+                assert_eq!(old.loop_end - old.start, new.loop_end - new.start);
+            } else {
+                assert!(new.start <= new.loop_start && new.loop_end <= new.end);
+            }
+        }
+        for new in &presets[0].zones[2..] {
+            assert!(data[new.end..new.end + GUARD].iter().all(|&v| v == 0));
+        }
+    }
+
+    #[test]
     fn malformed_files_are_errors_not_panics() {
         let good = testfont::font();
         assert!(SoundFont::new(&mut &b"RIFX"[..]).is_err());
@@ -693,6 +912,9 @@ mod tests {
             let mut bad = good.clone();
             bad[at] ^= 0xA5;
             let _ = SoundFont::new(&mut bad.as_slice());
+            if at % 91 == 0 {
+                let _ = SoundFont::with_presets(&mut bad.as_slice(), &[(0, 0), (128, 0), (0, 33)]);
+            }
         }
     }
 }

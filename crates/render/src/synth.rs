@@ -408,12 +408,8 @@ pub(crate) struct PartPlayer<'a> {
 impl<'a> PartPlayer<'a> {
     /// A player for `part` at `rate` Hz with at most `max_voices` voices at once.
     pub(crate) fn new(font: &'a SoundFont, part: &Part, rate: u32, max_voices: usize) -> Self {
-        let bank = if part.role.is_percussion() || part.bank >= 128 {
-            128
-        } else {
-            part.bank
-        };
-        let preset = font.preset(bank, part.program.min(127));
+        let (bank, program) = crate::renderer::preset_of(part);
+        let preset = font.preset(bank, program);
         let r = f64::from(rate);
         let at = |t: f64| (t.max(0.0) * r).round() as u64;
         let mut events = Vec::with_capacity(part.notes.len() * 2 + part.controls.len());

@@ -11,7 +11,7 @@
 
 use std::f64::consts::{PI, TAU};
 
-use bandmate_core::{Key, Mode, PitchClass, Rng};
+use bandmate_core::{Analysis, BeatGrid, Envelope, F0Track, Key, Mode, Note, PitchClass, Rng};
 
 /// One note of a melody on a beat grid.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -169,6 +169,54 @@ impl Melody {
     /// Length of the grid in seconds, lead-in included.
     pub fn duration_s(&self) -> f64 {
         self.lead_in_s + f64::from(self.bars * self.beats_per_bar) * 60.0 / self.bpm
+    }
+
+    /// An analysis that hears this melody exactly: its notes, beats, tempo and key, a flat
+    /// loudness envelope and no phrases (the arranger derives them from the notes). For
+    /// tests that need an arrangement without running the analysis.
+    pub fn analysis(&self) -> Analysis {
+        let spb = 60.0 / self.bpm;
+        let beats = (self.bars * self.beats_per_bar).max(2) as usize;
+        let grid = BeatGrid::new(
+            (0..beats)
+                .map(|i| self.lead_in_s + i as f64 * spb)
+                .collect(),
+            self.beats_per_bar.clamp(2, 12) as u8,
+            0,
+        )
+        .expect("an increasing grid");
+        let notes = self
+            .notes
+            .iter()
+            .map(|n| Note {
+                onset: self.lead_in_s + n.beat * spb,
+                offset: self.lead_in_s + (n.beat + n.beats) * spb,
+                pitch: n.midi as f32,
+                salience: 1.0,
+            })
+            .collect();
+        let duration_s = self.duration_s() + spb;
+        let hop_s = 0.01;
+        Analysis {
+            duration_s,
+            tuning_cents: 0.0,
+            f0: F0Track {
+                hop_s,
+                hz: vec![],
+                voicing: vec![],
+            },
+            loudness: Envelope {
+                hop_s,
+                db: vec![-20.0; (duration_s / hop_s) as usize],
+            },
+            notes,
+            phrases: vec![],
+            onsets: vec![],
+            tempo_bpm: self.bpm,
+            beats: grid,
+            key: self.key,
+            key_confidence: 0.9,
+        }
     }
 }
 

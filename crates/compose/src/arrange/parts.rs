@@ -26,11 +26,12 @@ fn vel(v: f32) -> u8 {
 }
 
 fn new_part(name: &str, role: PartRole, program: u8) -> Part {
+    let (bank, program) = crate::style::preset_of(program, role);
     Part {
         name: name.to_string(),
         role,
         program,
-        bank: 0,
+        bank,
         channel: 0,
         notes: Vec::new(),
         controls: Vec::new(),
