@@ -17,29 +17,10 @@ use crate::tags;
 /// An analysis that hears a generated melody exactly: its notes, beats, key, phrases from
 /// rests and a loudness envelope that swells with pitch (as singers do).
 pub(crate) fn analysis_of(m: &Melody) -> Analysis {
-    let spb = 60.0 / m.bpm;
-    let total_beats = (m.bars * m.beats_per_bar) as usize;
-    let grid = BeatGrid::new(
-        (0..total_beats.max(2))
-            .map(|i| m.lead_in_s + i as f64 * spb)
-            .collect(),
-        m.beats_per_bar as u8,
-        0,
-    )
-    .expect("valid grid");
-    let notes: Vec<Note> = m
-        .notes
-        .iter()
-        .map(|n| Note {
-            onset: m.lead_in_s + n.beat * spb,
-            offset: m.lead_in_s + (n.beat + n.beats) * spb,
-            pitch: n.midi as f32,
-            salience: 1.0,
-        })
-        .collect();
-    let duration = m.lead_in_s + (total_beats as f64 + 1.0) * spb;
-    let hop = 0.01;
-    let db: Vec<f32> = (0..(duration / hop) as usize)
+    let mut a = m.analysis();
+    let hop = a.loudness.hop_s;
+    let notes = &a.notes;
+    a.loudness.db = (0..a.loudness.db.len())
         .map(|i| {
             let t = i as f64 * hop;
             notes
@@ -48,24 +29,8 @@ pub(crate) fn analysis_of(m: &Melody) -> Analysis {
                 .map_or(-90.0, |n| -30.0 + (n.pitch - 60.0) * 0.5)
         })
         .collect();
-    let phrases = crate::phrasing::phrases_from_notes(&notes, &grid);
-    Analysis {
-        duration_s: duration,
-        tuning_cents: 0.0,
-        f0: F0Track {
-            hop_s: hop,
-            hz: vec![],
-            voicing: vec![],
-        },
-        loudness: Envelope { hop_s: hop, db },
-        notes,
-        phrases,
-        onsets: vec![],
-        tempo_bpm: m.bpm,
-        beats: grid,
-        key: m.key,
-        key_confidence: 0.9,
-    }
+    a.phrases = crate::phrasing::phrases_from_notes(&a.notes, &a.beats);
+    a
 }
 
 fn melody(tonic: i32, minor: bool, bpm: f64, bpb: u32, bars: u32, seed: u64) -> Melody {
