@@ -689,21 +689,8 @@ mod tests {
         let r = track(&notes, 32.0);
         assert!((r.tempo_bpm - 80.0).abs() < 2.0, "{}", r.tempo_bpm);
         // every beat between the first and last cell sits on the cell grid (k·p after 1.0 s)
-        let inner: Vec<f64> = r
-            .grid
-            .beats
-            .iter()
-            .copied()
-            .filter(|&b| b > 2.5 && b < 29.0)
-            .collect();
-        assert!(inner.len() > 30, "{inner:?}");
-        for b in inner {
-            let x = (b - 1.0) / p;
-            assert!(
-                (x - x.round()).abs() < 0.08,
-                "beat at {b} is {x} beats into the grid"
-            );
-        }
+        let inner = beats_on_grid(&r, 2.5, 29.0, 1.0, p);
+        assert!(inner > 30, "{inner} beats");
     }
 
     #[test]
@@ -738,21 +725,28 @@ mod tests {
         let r = track(&notes, t0 + 49.0 * p);
         assert!((r.tempo_bpm - 80.0).abs() < 2.0, "{}", r.tempo_bpm);
         // the beats of the syncopated bars stay on the grid of the plain ones
+        let inner = beats_on_grid(&r, t0 + 16.5 * p, t0 + 31.5 * p, t0, p);
+        assert!(inner >= 14, "{inner} beats");
+    }
+
+    /// Asserts that every tracked beat strictly between `from` and `to` (seconds) lies within
+    /// 0.08 of a beat of the grid `t0 + k·p`, and returns how many there are.
+    fn beats_on_grid(r: &Rhythm, from: f64, to: f64, t0: f64, p: f64) -> usize {
         let inner: Vec<f64> = r
             .grid
             .beats
             .iter()
             .copied()
-            .filter(|&b| b > t0 + 16.5 * p && b < t0 + 31.5 * p)
+            .filter(|&b| b > from && b < to)
             .collect();
-        assert!(inner.len() >= 14, "{inner:?}");
-        for b in inner {
+        for &b in &inner {
             let x = (b - t0) / p;
             assert!(
                 (x - x.round()).abs() < 0.08,
                 "beat at {b} is {x} beats into the grid"
             );
         }
+        inner.len()
     }
 
     #[test]
