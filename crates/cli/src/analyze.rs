@@ -24,6 +24,10 @@ pub struct Args {
     /// Tags for the chords the JSON includes (the default band when empty).
     #[arg(long, default_value = "")]
     tags: String,
+    /// Also write the whole analysis as JSON to this file; `bandmate plan` takes it in place
+    /// of the recording and skips decoding and analysis.
+    #[arg(long, value_name = "PATH")]
+    save_analysis: Option<PathBuf>,
 }
 
 fn parse_gender(s: &str) -> Result<VocalGender, String> {
@@ -44,6 +48,10 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         &AnalysisSettings::for_voice(args.vocal_gender),
     )
     .with_context(|| format!("{name}"))?;
+    if let Some(path) = &args.save_analysis {
+        std::fs::write(path, serde_json::to_vec(&analysis)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     if args.json {
         println!(
             "{}",

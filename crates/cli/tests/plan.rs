@@ -79,6 +79,36 @@ fn plan_a_sung_take_to_json_and_midi() {
         .unwrap();
     assert!(out2.status.success());
     assert_eq!(std::fs::read(&again).unwrap(), bytes);
+    // an analysis saved by `bandmate analyze --save-analysis` plans to the same chart
+    let saved = dir.join("take.analysis.json");
+    let analyzed = Command::new(env!("CARGO_BIN_EXE_bandmate"))
+        .args(["analyze", wav.to_str().unwrap(), "--save-analysis"])
+        .arg(&saved)
+        .output()
+        .unwrap();
+    assert!(
+        analyzed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&analyzed.stderr)
+    );
+    let from_saved = Command::new(env!("CARGO_BIN_EXE_bandmate"))
+        .args([
+            "plan",
+            saved.to_str().unwrap(),
+            "--tags",
+            "Lo-Fi, relaxing, zorblax",
+        ])
+        .args(["--negative-tags", "drums", "--json", "--seed", "3"])
+        .output()
+        .unwrap();
+    assert!(
+        from_saved.status.success(),
+        "{}",
+        String::from_utf8_lossy(&from_saved.stderr)
+    );
+    let replanned: Plan = serde_json::from_slice(&from_saved.stdout).unwrap();
+    assert_eq!(replanned.chords, plan.chords);
+    assert_eq!(replanned.key, plan.key);
     // a bad weight is a clear error naming the flag
     let bad = Command::new(env!("CARGO_BIN_EXE_bandmate"))
         .args(["plan", wav.to_str().unwrap(), "--style-weight", "1.5"])
