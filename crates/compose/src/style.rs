@@ -1862,6 +1862,36 @@ mod tests {
     }
 
     #[test]
+    fn family_all_lists_every_family_once() {
+        // No wildcard arm: a new family does not compile here until it is given a place
+        // here, and the next place in `Family::ALL` with it.
+        fn place(f: Family) -> usize {
+            use Family::*;
+            match f {
+                Piano => 0,
+                ElectricPiano => 1,
+                Organ => 2,
+                AcousticGuitar => 3,
+                ElectricGuitar => 4,
+                Bass => 5,
+                Strings => 6,
+                Brass => 7,
+                Sax => 8,
+                Woodwind => 9,
+                Synth => 10,
+                Pad => 11,
+                Choir => 12,
+                Mallets => 13,
+                Drums => 14,
+                Percussion => 15,
+                Plucked => 16,
+            }
+        }
+        let places: Vec<usize> = Family::ALL.iter().map(|&f| place(f)).collect();
+        assert_eq!(places, (0..Family::ALL.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
     fn catalogue_is_complete_and_well_formed() {
         assert!(CATALOGUE.len() >= 16);
         for s in CATALOGUE {
