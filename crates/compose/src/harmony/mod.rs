@@ -936,7 +936,10 @@ fn colour(
                 let prof = model::observation_profile(c, *key_mask);
                 let fit: f32 = (0..12).map(|pc| hist[pc] * prof[pc]).sum();
                 let clash = consonance(c.mask, &hist) - base_consonance;
-                (c, w_obs * (fit + clash_weight * clash) + w_hab * c.log_prior)
+                (
+                    c,
+                    w_obs * (fit + clash_weight * clash) + w_hab * c.log_prior,
+                )
             })
             .collect();
         let pick = if options.is_empty() {
@@ -966,7 +969,9 @@ fn colour(
 /// Consonance of a sung pitch class against one chord tone, by the interval from the chord
 /// tone up to the sung note: unison, thirds, fifth and sixths consonant (+1), the fourth
 /// neutral, seconds, sevenths and the tritone dissonant (−1).
-const CONSONANCE: [f32; 12] = [1.0, -1.0, -1.0, 1.0, 1.0, 0.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0];
+const CONSONANCE: [f32; 12] = [
+    1.0, -1.0, -1.0, 1.0, 1.0, 0.0, -1.0, 1.0, 1.0, 1.0, -1.0, -1.0,
+];
 
 /// How consonant a chord (pitch-class mask) is with the melody weights over it: the sum over
 /// sung pitch classes of their weight times the mean consonance against the chord's tones.
@@ -1312,7 +1317,11 @@ mod tests {
             let with = decode_with(&a, &grid, &s, COLOUR_CONSONANCE, &mut Rng::new(seed));
             let without = decode_with(&a, &grid, &s, 0.0, &mut Rng::new(seed));
             // (a colour keeps its family's root)
-            assert!(with.iter().map(|c| c.root).eq(without.iter().map(|c| c.root)));
+            assert!(
+                with.iter()
+                    .map(|c| c.root)
+                    .eq(without.iter().map(|c| c.root))
+            );
             let pcw = melody_per_beat(&a, &grid);
             let heard = |chords: &[Chord]| -> f32 {
                 chords
