@@ -112,9 +112,11 @@ fn main() {
             seed: 7,
             ..GenerationParams::default()
         };
-        let analysis =
-            bandmate_analysis::analyze(&vocal, &bandmate_analysis::AnalysisSettings::for_voice(None))
-                .expect("analysis");
+        let analysis = bandmate_analysis::analyze(
+            &vocal,
+            &bandmate_analysis::AnalysisSettings::for_voice(None),
+        )
+        .expect("analysis");
         let plan = bandmate_compose::plan(&analysis, &params).expect("plan");
         for v in 1..=2u8 {
             let a = bandmate_compose::arrange(&analysis, &plan, &params, v).expect("arrangement");

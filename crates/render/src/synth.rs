@@ -307,6 +307,94 @@ impl FilterGroup {
 /// far shorter than 8 x 64 frames for any cut-off a SoundFont can set).
 const GROUP_TAIL: u32 = 8;
 
+/// Source points one interpolation run may span (a power of two: indices are masked into
+/// it, which the compiler can see is in bounds). A 64-frame run at a step of up to ~3.9
+/// fits; faster steps take the direct path.
+const SPAN: usize = 256;
+
+/// Scratch for one run of interpolation, shared by the voices of a part (they are filled
+/// one after another): the run's sample points as `f32` and, per source position, the
+/// Hermite polynomial's coefficients. Computing them once per source point instead of once
+/// per output frame, in contiguous loops that vectorise, and gathering them with masked
+/// indices is bit-identical to [`hermite`] (the same operations on the same values) and
+/// about a quarter cheaper than gathering and converting four `i16` points per frame.
+#[derive(Debug, Clone)]
+struct Interp {
+    x: [f32; SPAN],
+    a: [f32; SPAN],
+    b: [f32; SPAN],
+    c: [f32; SPAN],
+}
+
+impl Interp {
+    fn new() -> Box<Self> {
+        Box::new(Self {
+            x: [0.0; SPAN],
+            a: [0.0; SPAN],
+            b: [0.0; SPAN],
+            c: [0.0; SPAN],
+        })
+    }
+
+    /// Interpolate `out.len()` frames from fixed-point position `pos` (32.32 frames) by
+    /// `step`, reading `data[first - 1 ..= last + 2]` where `first` and `last` are the
+    /// integer positions of the first and last frame; the caller guarantees that range is
+    /// inside `data` and that `last - first + 4 <= SPAN`. Returns the position after the run.
+    fn run(&mut self, data: &[i16], out: &mut [f32], pos: u64, step: u64) -> u64 {
+        let n = out.len() as u64;
+        let first = (pos >> 32) as usize;
+        let last = ((pos + (n.max(1) - 1) * step) >> 32) as usize;
+        let m = last - first + 1;
+        for (x, &d) in self.x.iter_mut().zip(&data[first - 1..last + 3]) {
+            *x = f32::from(d);
+        }
+        // The coefficients of `hermite` for the points around each source position.
+        let (xm1, x0, x1, x2) = (
+            &self.x[..m],
+            &self.x[1..m + 1],
+            &self.x[2..m + 2],
+            &self.x[3..m + 3],
+        );
+        for k in 0..m {
+            let c = (x1[k] - xm1[k]) * 0.5;
+            let v = x0[k] - x1[k];
+            let w = c + v;
+            let a = w + v + (x2[k] - x0[k]) * 0.5;
+            self.a[k] = a;
+            self.b[k] = w + a;
+            self.c[k] = c;
+        }
+        let base = (first as u64) << 32;
+        let mut rel = pos - base;
+        let at = |p: u64| (p >> 32) as usize & (SPAN - 1);
+        let frac = |p: u64| p as u32 as f32 * (1.0 / 4_294_967_296.0);
+        let mut quads = out.chunks_exact_mut(4);
+        for q in &mut quads {
+            let mut i = [0usize; 4];
+            let mut t = [0.0f32; 4];
+            for j in 0..4 {
+                let p = rel + j as u64 * step;
+                i[j] = at(p);
+                t[j] = frac(p);
+            }
+            let a = i.map(|i| self.a[i]);
+            let b = i.map(|i| self.b[i]);
+            let c = i.map(|i| self.c[i]);
+            let x0 = i.map(|i| self.x[(i + 1) & (SPAN - 1)]);
+            for j in 0..4 {
+                q[j] = ((a[j] * t[j] - b[j]) * t[j] + c[j]) * t[j] + x0[j];
+            }
+            rel += 4 * step;
+        }
+        for o in quads.into_remainder() {
+            let (i, t) = (at(rel), frac(rel));
+            *o = ((self.a[i] * t - self.b[i]) * t + self.c[i]) * t + self.x[(i + 1) & (SPAN - 1)];
+            rel += step;
+        }
+        rel + base
+    }
+}
+
 /// One sounding note of one zone.
 #[derive(Debug, Clone)]
 struct Voice {
@@ -403,6 +491,8 @@ pub(crate) struct PartPlayer<'a> {
     groups: Vec<FilterGroup>,
     /// Scratch: indices of voices with their own filter.
     own: Vec<usize>,
+    /// Scratch: interpolation coefficients.
+    interp: Box<Interp>,
 }
 
 impl<'a> PartPlayer<'a> {
@@ -460,6 +550,7 @@ impl<'a> PartPlayer<'a> {
             frame: 0,
             groups: Vec::new(),
             own: Vec::with_capacity(max_voices + 8),
+            interp: Interp::new(),
         }
     }
 
@@ -509,8 +600,9 @@ impl<'a> PartPlayer<'a> {
             let rate = self.rate;
             let (ol, or) = (&mut out_l[pos..pos + sub], &mut out_r[pos..pos + sub]);
             self.own.clear();
+            let interp = &mut *self.interp;
             for (i, v) in self.voices.iter_mut().enumerate() {
-                v.alive = v.prepare(data, sub, gain, modwheel, rate);
+                v.alive = v.prepare(data, interp, sub, gain, modwheel, rate);
                 if matches!(v.filter, FilterUse::Own(_)) {
                     self.own.push(i);
                 }
@@ -862,6 +954,7 @@ impl Voice {
     fn prepare(
         &mut self,
         data: &[i16],
+        interp: &mut Interp,
         n: usize,
         channel_gain: f32,
         modwheel: f32,
@@ -884,7 +977,7 @@ impl Voice {
         };
         let step_fp = ((step * 4_294_967_296.0) as u64).max(1);
         let mut buf = std::mem::take(&mut self.buf);
-        self.fill(data, &mut buf[..n], step_fp);
+        self.fill(data, interp, &mut buf[..n], step_fp);
         self.buf = buf;
         if let FilterUse::Own(f) = &mut self.filter {
             let c = f.fc_cents
@@ -930,7 +1023,7 @@ impl Voice {
     }
 
     /// Interpolated sample frames into `buf` (in i16 units).
-    fn fill(&mut self, data: &[i16], buf: &mut [f32], step: u64) {
+    fn fill(&mut self, data: &[i16], interp: &mut Interp, buf: &mut [f32], step: u64) {
         let n = buf.len();
         let mut t = 0;
         while t < n {
@@ -955,6 +1048,12 @@ impl Voice {
             if idx > self.start && idx + 2 < limit {
                 let lim_fp = ((limit - 2) as u64) << 32;
                 let run = ((lim_fp - 1 - self.pos) / step + 1).min((n - t) as u64) as usize;
+                let span = ((run as u64 - 1) * step + (self.pos & 0xFFFF_FFFF)) >> 32;
+                if span as usize + 4 <= SPAN {
+                    self.pos = interp.run(data, &mut buf[t..t + run], self.pos, step);
+                    t += run;
+                    continue;
+                }
                 let mut pos = self.pos;
                 // Four frames at a time: the gathers stay scalar, the polynomial runs on all
                 // four at once.
@@ -1038,4 +1137,63 @@ fn hermite(xm1: f32, x0: f32, x1: f32, x2: f32, t: f32) -> f32 {
     let a = w + v + (x2 - x0) * 0.5;
     let b = w + a;
     ((a * t - b) * t + c) * t + x0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Sample data with full-scale swings and every sign, from a small linear congruential
+    /// generator over a sine.
+    fn samples(len: usize) -> Vec<i16> {
+        let mut s = 0x2545_F491_4F6C_DD1Du64;
+        (0..len)
+            .map(|i| {
+                s = s
+                    .wrapping_mul(6_364_136_223_846_793_005)
+                    .wrapping_add(1_442_695_040_888_963_407);
+                let noise = (s >> 52) as f64 - 2048.0;
+                ((i as f64 * 0.037).sin() * 30_000.0 + noise).clamp(-32_768.0, 32_767.0) as i16
+            })
+            .collect()
+    }
+
+    /// The obvious form: four points gathered and converted per frame, then `hermite`.
+    fn reference(data: &[i16], out: &mut [f32], mut pos: u64, step: u64) -> u64 {
+        for o in out {
+            let i = (pos >> 32) as usize;
+            let t = (pos & 0xFFFF_FFFF) as f32 * (1.0 / 4_294_967_296.0);
+            let p = |k: usize| f32::from(data[k]);
+            *o = hermite(p(i - 1), p(i), p(i + 1), p(i + 2), t);
+            pos += step;
+        }
+        pos
+    }
+
+    #[test]
+    fn precomputed_interpolation_is_bit_identical_to_hermite() {
+        let data = samples(4096);
+        let mut interp = Interp::new();
+        let ratios = [
+            0.0001, 0.13, 0.5, 0.749_999, 0.999_99, 1.0, 1.000_01, 1.37, 2.5, 3.9,
+        ];
+        for (r, &ratio) in ratios.iter().enumerate() {
+            let step = (ratio * 4_294_967_296.0) as u64;
+            for n in [1usize, 3, 4, 5, 17, 63, 64] {
+                let start =
+                    ((100 + 37 * r) as u64) << 32 | (0x9E37_79B9u64 * n as u64) & 0xFFFF_FFFF;
+                let (mut a, mut b) = (vec![0.0f32; n], vec![0.0f32; n]);
+                let pa = interp.run(&data, &mut a, start, step);
+                let pb = reference(&data, &mut b, start, step);
+                assert_eq!(pa, pb, "position after the run, ratio {ratio}, {n} frames");
+                for (k, (x, y)) in a.iter().zip(&b).enumerate() {
+                    assert_eq!(
+                        x.to_bits(),
+                        y.to_bits(),
+                        "frame {k} of {n}, ratio {ratio}: {x} against {y}"
+                    );
+                }
+            }
+        }
+    }
 }
