@@ -31,6 +31,16 @@ use crate::soundfont::{Preset, SoundFont, Zone, op};
 
 /// Frames between envelope and LFO updates (rustysynth's block size; 1.45 ms at 44.1 kHz).
 pub(crate) const BLOCK: usize = 64;
+/// 1, 2, …, `BLOCK` as `f32`: frame numbers within a sub-block, for gain ramps.
+const RAMP: [f32; BLOCK] = {
+    let mut r = [0.0; BLOCK];
+    let mut k = 0;
+    while k < BLOCK {
+        r[k] = (k + 1) as f32;
+        k += 1;
+    }
+    r
+};
 /// Envelope level under which a decaying voice is silent enough to stop (-60 dB, rustysynth's
 /// `NON_AUDIBLE`).
 const NON_AUDIBLE: f32 = 1e-3;
@@ -201,14 +211,15 @@ impl VoiceFilter {
     }
 }
 
-/// Run the own filters of up to four voices at once, one voice per SIMD lane: a biquad's
-/// recursion waits on its previous output, so one filter alone leaves the arithmetic units
-/// idle; four independent ones fill them.
-fn filter_batch(voices: &mut [Voice], idx: &[usize], n: usize) {
-    let mut c = [[0.0f32; 4]; 5];
-    let mut st = [[0.0f32; 4]; 4];
-    let mut x = [[0.0f32; 4]; BLOCK];
-    for (lane, &vi) in idx.iter().enumerate() {
+/// Run the own filters of up to `L` voices at once, one voice per SIMD lane: a biquad's
+/// recursion waits on its previous output (a multiply and a subtraction, ~6 cycles), so one
+/// filter alone leaves the arithmetic units idle; four independent ones fill one SSE
+/// register, and eight (two registers in flight) come close to the units' throughput.
+fn filter_batch<const L: usize>(voices: &mut [Voice], idx: &[usize], n: usize) {
+    let mut c = [[0.0f32; L]; 5];
+    let mut st = [[0.0f32; L]; 4];
+    let mut x = [[0.0f32; L]; BLOCK];
+    for (lane, &vi) in idx.iter().enumerate().take(L) {
         let v = &voices[vi];
         if let FilterUse::Own(f) = &v.filter {
             for (ck, &fk) in c.iter_mut().zip(&f.c) {
@@ -226,8 +237,8 @@ fn filter_batch(voices: &mut [Voice], idx: &[usize], n: usize) {
     let [b0, b1, b2, a1, a2] = c;
     let [mut x1, mut x2, mut y1, mut y2] = st;
     for xt in x[..n].iter_mut() {
-        let mut y = [0.0f32; 4];
-        for l in 0..4 {
+        let mut y = [0.0f32; L];
+        for l in 0..L {
             let ff = b0[l] * xt[l] + b1[l] * x1[l] + b2[l] * x2[l] - a2[l] * y2[l];
             y[l] = ff - a1[l] * y1[l];
         }
@@ -238,7 +249,7 @@ fn filter_batch(voices: &mut [Voice], idx: &[usize], n: usize) {
         *xt = y;
     }
     let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
-    for (lane, &vi) in idx.iter().enumerate() {
+    for (lane, &vi) in idx.iter().enumerate().take(L) {
         let v = &mut voices[vi];
         for (b, xt) in v.buf[..n].iter_mut().zip(&x[..n]) {
             *b = xt[lane];
@@ -280,26 +291,34 @@ struct FilterGroup {
 }
 
 impl FilterGroup {
+    /// Filter the bus and add it to `ol`/`or`. Both channels run in one loop: each
+    /// channel's recursion waits on its own previous output, so the two overlap.
     fn run(&mut self, n: usize, ol: &mut [f32], or: &mut [f32]) {
         let [b0, b1, b2, a1, a2] = self.coeffs;
-        for (c, (buf, out)) in [(&mut self.l, &mut *ol), (&mut self.r, &mut *or)]
-            .into_iter()
-            .enumerate()
+        let [
+            [mut lx1, mut lx2, mut ly1, mut ly2],
+            [mut rx1, mut rx2, mut ry1, mut ry2],
+        ] = self.state;
+        for (((&xl, &xr), ol), or) in self.l[..n]
+            .iter()
+            .zip(&self.r[..n])
+            .zip(ol.iter_mut())
+            .zip(or.iter_mut())
         {
-            let [mut x1, mut x2, mut y1, mut y2] = self.state[c];
-            for (v, o) in buf[..n].iter().zip(out.iter_mut()) {
-                let x = *v;
-                let ff = b0 * x + b1 * x1 + b2 * x2 - a2 * y2;
-                let y = ff - a1 * y1;
-                x2 = x1;
-                x1 = x;
-                y2 = y1;
-                y1 = y;
-                *o += y;
-            }
-            let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
-            self.state[c] = [flush(x1), flush(x2), flush(y1), flush(y2)];
+            let ffl = b0 * xl + b1 * lx1 + b2 * lx2 - a2 * ly2;
+            let ffr = b0 * xr + b1 * rx1 + b2 * rx2 - a2 * ry2;
+            let yl = ffl - a1 * ly1;
+            let yr = ffr - a1 * ry1;
+            (lx2, lx1, ly2, ly1) = (lx1, xl, ly1, yl);
+            (rx2, rx1, ry2, ry1) = (rx1, xr, ry1, yr);
+            *ol += yl;
+            *or += yr;
         }
+        let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
+        self.state = [
+            [flush(lx1), flush(lx2), flush(ly1), flush(ly2)],
+            [flush(rx1), flush(rx2), flush(ry1), flush(ry2)],
+        ];
     }
 }
 
@@ -607,8 +626,12 @@ impl<'a> PartPlayer<'a> {
                     self.own.push(i);
                 }
             }
-            for batch in self.own.chunks(4) {
-                filter_batch(&mut self.voices, batch, sub);
+            for batch in self.own.chunks(8) {
+                if batch.len() > 4 {
+                    filter_batch::<8>(&mut self.voices, batch, sub);
+                } else {
+                    filter_batch::<4>(&mut self.voices, batch, sub);
+                }
             }
             for g in &mut self.groups {
                 g.used = false;
@@ -1007,14 +1030,14 @@ impl Voice {
         let (gl, gr) = self.target;
         let (dl, dr) = ((gl - self.prev_l) / n as f32, (gr - self.prev_r) / n as f32);
         let (l0, r0) = (self.prev_l, self.prev_r);
-        // Gains from the index (not a running sum), so the loop vectorises.
-        for (k, ((&s, l), r)) in self.buf[..n]
+        // Gains from the frame's number in the sub-block (not a running sum), so the loop
+        // vectorises; the numbers from a table, as converting a `usize` to `f32` does not.
+        for (((&t, &s), l), r) in RAMP[..n]
             .iter()
+            .zip(&self.buf[..n])
             .zip(ol.iter_mut())
             .zip(or.iter_mut())
-            .enumerate()
         {
-            let t = (k + 1) as f32;
             *l += s * (l0 + dl * t);
             *r += s * (r0 + dr * t);
         }
@@ -1195,5 +1218,117 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// One biquad step in the order every filter here uses.
+    fn biquad(c: [f32; 5], st: &mut [f32; 4], x: f32) -> f32 {
+        let [b0, b1, b2, a1, a2] = c;
+        let [x1, x2, y1, y2] = *st;
+        let y = (b0 * x + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
+        *st = [x, x1, y, y1];
+        y
+    }
+
+    fn low_pass(hz: f32, q: f32) -> [f32; 5] {
+        BiquadCoeffs::new(FilterKind::LowPass, hz, q, 44_100.0).as_array()
+    }
+
+    #[test]
+    fn batched_voice_filters_match_one_filter_per_voice() {
+        let font =
+            SoundFont::new(&mut bandmate_testkit::soundfont::font().as_slice()).expect("test font");
+        // The pad's filter sweeps, so its voices have their own filters.
+        let zone = &font.preset(0, 48).zones[0];
+        let data = samples(BLOCK * 12);
+        for count in [1usize, 3, 4, 5, 7, 8] {
+            let mut voices: Vec<Voice> = (0..count + 2)
+                .map(|_| Voice::start(zone, 60, 100, 44_100.0))
+                .collect();
+            let mut expected = Vec::new();
+            // Voices 1..=count are filtered (0 and the last are not), each with its own
+            // cut-off, resonance, state and input.
+            let idx: Vec<usize> = (1..=count).collect();
+            for &vi in &idx {
+                let v = &mut voices[vi];
+                let FilterUse::Own(f) = &mut v.filter else {
+                    panic!("the pad's voices filter on their own")
+                };
+                f.q = 0.7 + vi as f32 * 0.9;
+                f.set(300.0 * vi as f64, 44_100.0);
+                let mut st = [0.1 * vi as f32, -0.2, 0.05 * vi as f32, 0.3];
+                [f.x1, f.x2, f.y1, f.y2] = st;
+                let c = f.c;
+                for (k, b) in v.buf.iter_mut().enumerate() {
+                    *b = f32::from(data[vi * BLOCK + k]);
+                }
+                let out: Vec<f32> = v.buf[..BLOCK - 3]
+                    .iter()
+                    .map(|&x| biquad(c, &mut st, x))
+                    .collect();
+                expected.push((out, st));
+            }
+            let untouched = voices[0].buf.clone();
+            if count > 4 {
+                filter_batch::<8>(&mut voices, &idx, BLOCK - 3);
+            } else {
+                filter_batch::<4>(&mut voices, &idx, BLOCK - 3);
+            }
+            for (&vi, (out, st)) in idx.iter().zip(&expected) {
+                let v = &voices[vi];
+                let bits = |x: &[f32]| x.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+                assert_eq!(
+                    bits(&v.buf[..BLOCK - 3]),
+                    bits(out),
+                    "voice {vi} of {count}"
+                );
+                let FilterUse::Own(f) = &v.filter else {
+                    unreachable!()
+                };
+                assert_eq!(
+                    [f.x1, f.x2, f.y1, f.y2],
+                    *st,
+                    "state of voice {vi} of {count}"
+                );
+            }
+            assert_eq!(
+                voices[0].buf, untouched,
+                "a voice outside the batch changed"
+            );
+        }
+    }
+
+    #[test]
+    fn shared_filter_runs_both_channels_as_two_separate_filters() {
+        let data = samples(BLOCK * 2);
+        let c = low_pass(2_500.0, 2.0);
+        let st = [[0.5, -0.25, 0.125, 0.0], [-1.0, 0.5, 2.0, -3.0]];
+        let mut g = FilterGroup {
+            coeffs: c,
+            l: data[..BLOCK].iter().map(|&v| f32::from(v)).collect(),
+            r: data[BLOCK..].iter().map(|&v| f32::from(v)).collect(),
+            state: st,
+            tail: 1,
+            used: true,
+        };
+        let n = BLOCK - 5;
+        let (mut ol, mut or) = (vec![0.25f32; n], vec![-0.5f32; n]);
+        let mut want = [ol.clone(), or.clone()];
+        for (ch, (input, out)) in [&g.l, &g.r].into_iter().zip(&mut want).enumerate() {
+            let mut s = st[ch];
+            for (o, &x) in out.iter_mut().zip(input) {
+                *o += biquad(c, &mut s, x);
+            }
+        }
+        g.run(n, &mut ol, &mut or);
+        assert!(
+            ol.iter()
+                .zip(&want[0])
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
+        assert!(
+            or.iter()
+                .zip(&want[1])
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+        );
     }
 }
