@@ -82,6 +82,8 @@ struct VolEnv {
     release_level: f32,
     stage: Stage,
     value: f32,
+    /// The decay has reached the sustain level (`value` is `sustain` until the release).
+    at_sustain: bool,
 }
 
 impl VolEnv {
@@ -105,8 +107,13 @@ impl VolEnv {
             self.value = 1.0;
         } else {
             self.stage = Stage::Decay;
-            let e = (DECAY_SLOPE * (t - d0) / self.decay).exp() as f32;
-            self.value = e.max(self.sustain);
+            if !self.at_sustain {
+                let e = (DECAY_SLOPE * (t - d0) / self.decay).exp() as f32;
+                // The decay only falls (its exponent falls with t, and `exp` and the rounding
+                // to f32 are monotonic), so once under the sustain level it stays there.
+                self.at_sustain = e <= self.sustain;
+                self.value = e.max(self.sustain);
+            }
             return self.value > NON_AUDIBLE;
         }
         true
@@ -177,7 +184,10 @@ impl Lfo {
         if t < self.delay || self.freq <= 1e-3 {
             return 0.0;
         }
-        let ph = ((t - self.delay) * self.freq).fract();
+        let x = (t - self.delay) * self.freq;
+        // `x.fract()`, without a call to `trunc` (no SSE2 instruction): x is finite, at least
+        // 0 and far below 2^63 (at most 1200 s at ~110 Hz), so the cast truncates exactly.
+        let ph = x - x as i64 as f64;
         (if ph < 0.25 {
             4.0 * ph
         } else if ph < 0.75 {
@@ -197,6 +207,8 @@ struct VoiceFilter {
     lfo_to_fc: f64,
     smoothed_hz: f64,
     designed_hz: f64,
+    /// The last cut-off asked for, in cents and in Hz.
+    target: (f64, f64),
     c: [f32; 5],
     x1: f32,
     x2: f32,
@@ -442,6 +454,8 @@ struct Voice {
     modlfo: Lfo,
     vib_to_pitch: f32,
     mod_to_pitch: f32,
+    /// The last pitch bend (cents) that was not zero and the step it gave.
+    bent: (f32, f64),
     env_to_pitch: f32,
     mod_to_volume_db: f32,
     filter: FilterUse,
@@ -833,6 +847,7 @@ impl Voice {
             release_level: 0.0,
             stage: Stage::Delay,
             value: 0.0,
+            at_sustain: false,
         };
         let modenv = ModEnv {
             delay: span(op::DELAY_MOD_ENV),
@@ -868,6 +883,7 @@ impl Voice {
                 lfo_to_fc,
                 smoothed_hz: fc_hz,
                 designed_hz: fc_hz,
+                target: (fc_cents, fc_hz),
                 c: [1.0, 0.0, 0.0, 0.0, 0.0],
                 x1: 0.0,
                 x2: 0.0,
@@ -901,6 +917,7 @@ impl Voice {
             vib: lfo(op::DELAY_VIB_LFO, op::FREQ_VIB_LFO),
             modlfo: lfo(op::DELAY_MOD_LFO, op::FREQ_MOD_LFO),
             vib_to_pitch: z.get(op::VIB_LFO_TO_PITCH).clamp(-12_000, 12_000) as f32,
+            bent: (0.0, step),
             mod_to_pitch: z.get(op::MOD_LFO_TO_PITCH).clamp(-12_000, 12_000) as f32,
             env_to_pitch: z.get(op::MOD_ENV_TO_PITCH).clamp(-12_000, 12_000) as f32,
             mod_to_volume_db: 0.1 * z.get(op::MOD_LFO_TO_VOLUME).clamp(-960, 960) as f32,
@@ -995,8 +1012,13 @@ impl Voice {
             + self.modenv.value * self.env_to_pitch;
         let step = if cents == 0.0 {
             self.step
+        } else if cents == self.bent.0 {
+            // Held by the modulation envelope's sustain: the same bend as the last block.
+            self.bent.1
         } else {
-            self.step * 2f64.powf(f64::from(cents) / 1200.0)
+            let step = self.step * 2f64.powf(f64::from(cents) / 1200.0);
+            self.bent = (cents, step);
+            step
         };
         let step_fp = ((step * 4_294_967_296.0) as u64).max(1);
         let mut buf = std::mem::take(&mut self.buf);
@@ -1006,8 +1028,12 @@ impl Voice {
             let c = f.fc_cents
                 + f64::from(self.modenv.value) * f.env_to_fc
                 + f64::from(mlfo) * f.lfo_to_fc;
+            // The modulation envelope's sustain holds the cut-off: convert only when it moves.
+            if c != f.target.0 {
+                f.target = (c, cents_to_hz(c));
+            }
             // Limit the change per block to an octave (rustysynth's guard against pops).
-            let hz = cents_to_hz(c).clamp(0.5 * f.smoothed_hz, 2.0 * f.smoothed_hz);
+            let hz = f.target.1.clamp(0.5 * f.smoothed_hz, 2.0 * f.smoothed_hz);
             f.smoothed_hz = hz;
             // Redesign only when the cut-off has moved by more than 0.2 % (3.5 cents): during a
             // sustain the coefficients stay put.
@@ -1330,5 +1356,70 @@ mod tests {
                 .zip(&want[1])
                 .all(|(a, b)| a.to_bits() == b.to_bits())
         );
+    }
+
+    #[test]
+    fn volume_envelope_holds_its_sustain_as_the_formula_does() {
+        let rate = 44_100.0;
+        for (decay, sustain) in [
+            (0.05, 0.5f32),
+            (1.3, 0.01),
+            (20.0, 0.999),
+            (0.01, 1e-4),
+            (3.0, 0.0),
+        ] {
+            let mut env = VolEnv {
+                delay: 0.0,
+                attack: 0.01,
+                hold: 0.02,
+                decay,
+                sustain,
+                release: 0.3,
+                release_at: 0.0,
+                release_level: 0.0,
+                stage: Stage::Delay,
+                value: 0.0,
+                at_sustain: false,
+            };
+            let d0 = 0.03;
+            for block in 1..20_000u64 {
+                let t = (block * BLOCK as u64) as f64 / rate;
+                let alive = env.eval(t);
+                if t >= d0 {
+                    let e = (DECAY_SLOPE * (t - d0) / decay).exp() as f32;
+                    let want = e.max(sustain);
+                    assert_eq!(
+                        env.value.to_bits(),
+                        want.to_bits(),
+                        "decay {decay} at {t} s"
+                    );
+                    assert_eq!(alive, want > NON_AUDIBLE);
+                }
+            }
+            assert!(env.at_sustain || sustain == 0.0);
+        }
+    }
+
+    #[test]
+    fn lfo_phase_is_the_fractional_part() {
+        for freq in [0.01, 0.37, 5.9, 110.0] {
+            let lfo = Lfo { delay: 0.25, freq };
+            for k in 0..50_000u64 {
+                let t = k as f64 * 0.0241;
+                let want = if t < lfo.delay {
+                    0.0
+                } else {
+                    let ph = ((t - lfo.delay) * freq).fract();
+                    (if ph < 0.25 {
+                        4.0 * ph
+                    } else if ph < 0.75 {
+                        2.0 - 4.0 * ph
+                    } else {
+                        4.0 * ph - 4.0
+                    }) as f32
+                };
+                assert_eq!(lfo.at(t).to_bits(), want.to_bits(), "{freq} Hz at {t} s");
+            }
+        }
     }
 }
