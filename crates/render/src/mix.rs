@@ -1155,14 +1155,16 @@ impl<'a> OutputRenderer<'a> {
                 let h = f / HOP;
                 let hop_end = ((h + 1) * HOP).min(pos + n);
                 let (q0, q1) = (params(h), params(h + 1));
-                for j in i..hop_end - pos {
-                    let t = ((pos + j) % HOP) as f32 / HOP as f32;
-                    let [g, kp, kb] = [0, 1, 2].map(|k| q0[k] + (q1[k] - q0[k]) * t);
-                    let mid = 0.5 * (l[j] + r[j]);
-                    let side = 0.5 * (l[j] - r[j]);
+                let d = [0, 1, 2].map(|k| q1[k] - q0[k]);
+                let (hl, hr) = (&mut l[i..hop_end - pos], &mut r[i..hop_end - pos]);
+                for (k, (a, b)) in (f - h * HOP..).zip(hl.iter_mut().zip(hr.iter_mut())) {
+                    let t = k as f32 / HOP as f32;
+                    let [g, kp, kb] = [0, 1, 2].map(|k| q0[k] + d[k] * t);
+                    let mid = 0.5 * (*a + *b);
+                    let side = 0.5 * (*a - *b);
                     let m = mid - kp * cp.run(mid) - kb * cb.run(mid);
-                    l[j] = g * (m + side);
-                    r[j] = g * (m - side);
+                    *a = g * (m + side);
+                    *b = g * (m - side);
                 }
                 i = hop_end - pos;
             }
@@ -1188,7 +1190,11 @@ impl<'a> OutputRenderer<'a> {
             }
         }
         let g = self.gain;
-        for v in l[..n].iter_mut().chain(r[..n].iter_mut()) {
+        // One loop per channel: a chained iterator does not vectorise.
+        for v in l[..n].iter_mut() {
+            *v *= g;
+        }
+        for v in r[..n].iter_mut() {
             *v *= g;
         }
     }
@@ -1227,8 +1233,11 @@ impl<'a> OutputRenderer<'a> {
                 r[..n].fill(0.0);
             }
             // Fades where the edges were trimmed (over sound already 50-60 dB down), before
-            // the limiter; frames before `start` are silenced.
-            for i in 0..n {
+            // the limiter; frames before `start` are silenced. Only the frames before
+            // `start + fade_in` and from `end - fade_out` on can change: the loop visits those.
+            let head = (start + fade_in).saturating_sub(self.pos).min(n);
+            let tail = (end - fade_out).saturating_sub(self.pos).min(n).max(head);
+            for i in (0..head).chain(tail..n) {
                 let f = self.pos + i;
                 if f < start {
                     l[i] = 0.0;
