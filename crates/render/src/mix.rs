@@ -29,7 +29,8 @@ use std::sync::{Arc, Mutex};
 
 use bandmate_audio::dsp::{
     Biquad, BiquadCoeffs, Compressor, CompressorSettings, Doubler, FilterKind, Limiter,
-    LimiterSettings, Reverb, ReverbSettings, Width, db_to_gain, one_pole_coeff, pan_gains,
+    LimiterSettings, Reverb, ReverbSettings, StereoEq, Width, db_to_gain, one_pole_coeff,
+    pan_gains,
 };
 use bandmate_audio::{
     Loudness, LoudnessMeter, Mp3Encoder, Mp3Settings, WavSampleFormat, WavWriter,
@@ -213,58 +214,6 @@ impl Profile {
             },
         }
     }
-}
-
-/// Up to four biquads in cascade on a stereo pair, run in one loop (the two channels and the
-/// stages give the processor independent work while each recursion waits).
-#[derive(Debug, Clone)]
-struct StereoEq {
-    c: Vec<[f32; 5]>,
-    s: Vec<[[f32; 4]; 2]>,
-}
-
-impl StereoEq {
-    fn new(stages: &[BiquadCoeffs]) -> Self {
-        Self {
-            c: stages.iter().map(BiquadCoeffs::as_array).collect(),
-            s: vec![[[0.0; 4]; 2]; stages.len()],
-        }
-    }
-
-    fn process(&mut self, l: &mut [f32], r: &mut [f32]) {
-        // Stage by stage over the block, both channels in one loop: two independent
-        // recursions per frame, and few enough values to stay in registers.
-        for (c, s) in self.c.iter().zip(self.s.iter_mut()) {
-            *s = one_stage(*c, *s, l, r);
-        }
-    }
-}
-
-type StageState = [[f32; 4]; 2];
-
-fn flush(v: f32) -> f32 {
-    if v.abs() < 1e-20 { 0.0 } else { v }
-}
-
-fn one_stage(c: [f32; 5], s: StageState, l: &mut [f32], r: &mut [f32]) -> StageState {
-    let [b0, b1, b2, a1, a2] = c;
-    let [
-        [mut lx1, mut lx2, mut ly1, mut ly2],
-        [mut rx1, mut rx2, mut ry1, mut ry2],
-    ] = s;
-    for (a, b) in l.iter_mut().zip(r.iter_mut()) {
-        let (xl, xr) = (*a, *b);
-        let yl = (b0 * xl + b1 * lx1 + b2 * lx2 - a2 * ly2) - a1 * ly1;
-        let yr = (b0 * xr + b1 * rx1 + b2 * rx2 - a2 * ry2) - a1 * ry1;
-        (lx2, lx1, ly2, ly1) = (lx1, xl, ly1, yl);
-        (rx2, rx1, ry2, ry1) = (rx1, xr, ry1, yr);
-        *a = yl;
-        *b = yr;
-    }
-    [
-        [lx1, lx2, ly1, ly2].map(flush),
-        [rx1, rx2, ry1, ry2].map(flush),
-    ]
 }
 
 /// A part's channel strip.
@@ -2029,41 +1978,6 @@ mod tests {
     proptest! {
         /// The fused stereo EQ equals the same biquads run one after another, bit for bit,
         /// however the signal is split into blocks.
-        #[test]
-        fn fused_eq_equals_biquads_in_sequence(
-            x in prop::collection::vec(-1.0f32..1.0, 1..600),
-            stages in 1usize..4,
-            block in 1usize..200,
-        ) {
-            let rate = 44_100.0;
-            let designs: Vec<BiquadCoeffs> = [
-                BiquadCoeffs::new(FilterKind::HighPass, 120.0, 0.7, rate),
-                BiquadCoeffs::new(FilterKind::Peaking { gain_db: -3.0 }, 300.0, 0.8, rate),
-                BiquadCoeffs::new(FilterKind::HighShelf { gain_db: 2.0 }, 8000.0, 0.7, rate),
-            ][..stages].to_vec();
-            let mut eq = StereoEq::new(&designs);
-            let (mut l, mut r) = (x.clone(), x.iter().map(|v| -0.5 * v).collect::<Vec<_>>());
-            let (mut el, mut er) = (l.clone(), r.clone());
-            for c in [&mut el, &mut er] {
-                for d in &designs {
-                    Biquad::new(*d).process(c);
-                }
-            }
-            let mut i = 0;
-            while i < l.len() {
-                let m = block.min(l.len() - i);
-                eq.process(&mut l[i..i + m], &mut r[i..i + m]);
-                i += m;
-            }
-            prop_assert_eq!(l, el);
-            prop_assert_eq!(r, er);
-        }
-    }
-
-    proptest! {
-        #![proptest_config(ProptestConfig::with_cases(6))]
-        /// Whatever the arrangement's levels, pans and sends and the vocal's level, the mix
-        /// never clips, never makes NaN, and stays under its ceiling.
         #[test]
         fn never_clips_never_nan(
             gain in -30.0f32..18.0,
