@@ -777,7 +777,7 @@ mod tests {
                             .sin()
                     + 0.2 * (2.0 * std::f64::consts::PI * 17_900.0 * t + 0.7).sin();
                 let level = [0.3, 1.0, 0.05, 0.8, 1.2][(i / 3_000) % 5];
-                (level * (tone as f32 + lp)) as f32
+                level * (tone as f32 + lp)
             })
             .collect()
     }

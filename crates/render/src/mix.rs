@@ -576,6 +576,8 @@ fn abs_max(x: &[f32], init: f32) -> f32 {
 /// left samples, then of its right ones, in that order, as a sequential `f32` sum. A sum is
 /// one long chain of additions; four blocks are summed side by side so four chains advance
 /// at once (the same additions in the same order per block: the same sums bit for bit).
+// Indexed loops on purpose: sample j of four blocks per step is the point.
+#[allow(clippy::needless_range_loop)]
 fn sums_of_squares(l: &[f32], r: &[f32], len: usize, out: &mut [f32]) {
     let n = l.len().min(r.len());
     let full = n / len;
