@@ -5,7 +5,7 @@
 //! ```text
 //! cargo run --release -p bandmate-render --example render_song -- \
 //!     [--sf2 /usr/share/sounds/sf2/FluidR3_GM.sf2] [--vocal take.wav] [--seconds 180] \
-//!     [--profile V4_5PLUS|V5] [--weight 0.65] [--out /tmp/bandmate] [--wav] [--runs 1] \
+//!     [--profile V4_5PLUS|V5] [--weight 0.65] [--out /tmp/bandmate] [--wav [--float]] [--runs 1] \
 //!     [--real [--tags "pop"]] [--stage-memory]
 //! ```
 //! By default the band is the test band (drums, bass, piano, strings, guitar over I–V–vi–IV
@@ -71,6 +71,13 @@ fn main() {
     let out =
         std::path::PathBuf::from(arg(&args, "--out").unwrap_or_else(|| "/tmp/bandmate".into()));
     let wav = args.iter().any(|a| a == "--wav");
+    // `--float` writes the WAVs as 32-bit float: the mix exactly as computed, for comparing
+    // two builds bit for bit.
+    let wav_format = if args.iter().any(|a| a == "--float") {
+        WavSampleFormat::Float32
+    } else {
+        WavSampleFormat::Pcm16
+    };
     std::fs::create_dir_all(&out).expect("output directory");
 
     let t = Instant::now();
@@ -194,8 +201,8 @@ fn main() {
             let req = OutputRequest {
                 song_mp3: Some(tags(&format!("Test song {variation}"))),
                 instrumental_mp3: Some(tags(&format!("Test song {variation} (instrumental)"))),
-                song_wav: wav.then_some(WavSampleFormat::Pcm16),
-                instrumental_wav: wav.then_some(WavSampleFormat::Pcm16),
+                song_wav: wav.then_some(wav_format),
+                instrumental_wav: wav.then_some(wav_format),
             };
             let o = mix.encode(&req).expect("encode");
             let t_enc = t2.elapsed().as_secs_f64();

@@ -9,6 +9,21 @@
 /// Samples per block.
 pub(crate) const BLOCK: usize = 256;
 
+/// `x.round().clamp(-32_767.0, 32_767.0) as i16` (rounding half away from zero, NaN to 0),
+/// in integer arithmetic that vectorises (`f32::round` is a library call on x86-64's
+/// baseline): truncate, then step away from zero if the remainder is at least one half. The
+/// remainder is exact (Sterbenz: `t <= |x| < 2t` for |x| >= 1), so every input gives what
+/// `round` gives (`quantise_equals_round_and_clamp`).
+#[inline]
+fn quantise(x: f32) -> i16 {
+    // Past the clamp either way; keeps the integer steps in range (infinity included).
+    let x = x.clamp(-32_768.0, 32_768.0);
+    let t = x as i32;
+    let rem = x - t as f32;
+    let r = t + i32::from(rem >= 0.5) - i32::from(rem <= -0.5);
+    r.clamp(-32_767, 32_767) as i16
+}
+
 /// One channel, stored compactly.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub(crate) struct CompactChannel {
@@ -39,11 +54,17 @@ impl CompactChannel {
 
     /// Append samples (non-finite ones are stored as silence).
     pub(crate) fn push(&mut self, x: &[f32]) {
-        for &v in x {
-            self.pending.push(if v.is_finite() { v } else { 0.0 });
+        // A slice at a time (the loops vectorise), whole blocks straight from the input.
+        let mut rest = x;
+        while !rest.is_empty() {
+            let take = (BLOCK - self.pending.len()).min(rest.len());
+            let (now, later) = rest.split_at(take);
+            self.pending
+                .extend(now.iter().map(|&v| if v.is_finite() { v } else { 0.0 }));
             if self.pending.len() == BLOCK {
                 self.flush_block();
             }
+            rest = later;
         }
         self.len += x.len();
     }
@@ -53,11 +74,8 @@ impl CompactChannel {
         let scale = if peak > 0.0 { peak / 32_767.0 } else { 1.0 };
         let inv = 1.0 / scale;
         self.scales.push(scale);
-        self.data.extend(
-            self.pending
-                .iter()
-                .map(|&v| (v * inv).round().clamp(-32_767.0, 32_767.0) as i16),
-        );
+        self.data
+            .extend(self.pending.iter().map(|&v| quantise(v * inv)));
         self.pending.clear();
     }
 
@@ -136,6 +154,56 @@ mod tests {
                 // Half a step of the block's scale, plus the rounding of the scale itself.
                 prop_assert!((v - x[pos]).abs() <= peak / 64_000.0 + 1e-12, "{} vs {}", v, x[pos]);
             }
+        }
+    }
+
+    #[test]
+    fn quantise_equals_round_and_clamp() {
+        let reference = |x: f32| x.round().clamp(-32_767.0, 32_767.0) as i16;
+        let mut edge = vec![
+            0.0f32,
+            -0.0,
+            0.5,
+            -0.5,
+            0.499_999_97,
+            -0.499_999_97,
+            1.5,
+            2.5,
+            -2.5,
+            16_384.5,
+            16_384.498,
+            32_766.5,
+            32_767.0,
+            32_767.5,
+            -32_767.5,
+            32_768.0,
+            1e9,
+            -1e9,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            f32::NAN,
+            f32::MIN_POSITIVE,
+            1e-40,
+        ];
+        // Every value around each half-integer step, and a sweep over the whole range.
+        for k in -40..40 {
+            let h = k as f32 + 0.5;
+            let (mut lo, mut hi) = (h, h);
+            for _ in 0..4 {
+                lo = lo.next_down();
+                hi = hi.next_up();
+                edge.extend([lo, hi]);
+            }
+        }
+        let mut s = 1u32;
+        for _ in 0..200_000 {
+            s ^= s << 13;
+            s ^= s >> 17;
+            s ^= s << 5;
+            edge.push((s as f32 / u32::MAX as f32 - 0.5) * 70_000.0);
+        }
+        for x in edge {
+            assert_eq!(quantise(x), reference(x), "{x:e}");
         }
     }
 

@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use bandmate_audio::dsp::{Biquad, BiquadCoeffs, Compressor, CompressorSettings, FilterKind};
+use bandmate_audio::dsp::{Biquad, Compressor, CompressorSettings, FilterKind};
 use bandmate_audio::resample::{Quality, resample};
 use bandmate_audio::{KWeighting, LoudnessMeter};
 use bandmate_core::{AudioBuffer, SampleRate, VocalGender};
@@ -116,16 +116,18 @@ impl VocalTrack {
         // Pass 1: 16 ms peaks of the high-passed signal (the EQ's +-2 dB hardly moves them).
         // Threshold: 3 dB above the median peak of the sung passages (those within 30 dB of
         // the loudest).
-        let mut c1 = chain;
-        for b in &mut c1[2..] {
-            *b = Biquad::new(BiquadCoeffs::IDENTITY);
-        }
+        // Only the two high-pass sections run: the rest of the chain would pass this signal
+        // unchanged but for the sign of a zero, which a peak does not see.
+        let (mut hp1, mut hp2) = (chain[0], chain[1]);
         let mut peaks = Vec::with_capacity(src.len() / 706 + 1);
         let mut cur = 0.0f32;
         let mut in_window = 0;
         for piece in src.chunks(PIECE) {
             let out = &mut buf[..piece.len()];
-            run_chain(&mut c1, piece, out);
+            for (o, &v) in out.iter_mut().zip(piece) {
+                let s = if v.is_finite() { v } else { 0.0 };
+                *o = hp2.run(hp1.run(s));
+            }
             for &v in out.iter() {
                 cur = cur.max(v.abs());
                 in_window += 1;

@@ -8,7 +8,7 @@
 //! are not taken per sample; the gain is ramped linearly across each sub-block.
 
 use super::{db_to_gain, gain_to_db, one_pole_coeff};
-use crate::loudness::TruePeakInterpolator;
+use crate::loudness::{TruePeakInterpolator, abs_max};
 
 /// Sub-block of the compressor's detector, in samples.
 const SUB: usize = 16;
@@ -249,6 +249,8 @@ pub struct Limiter {
     box_ring: Vec<f32>,
     box_pos: usize,
     box_sum: f64,
+    /// `box_sum` over the window, as the gain uses it (kept: it changes only with the sum).
+    avg: f32,
     /// Values since the last exact recomputation of `box_sum` (bounds rounding drift).
     box_count: usize,
     gain: f32,
@@ -283,6 +285,7 @@ impl Limiter {
             box_ring: vec![1.0; window],
             box_pos: 0,
             box_sum: window as f64,
+            avg: 1.0,
             box_count: 0,
             gain: 1.0,
             out_pos: 0,
@@ -341,66 +344,84 @@ impl Limiter {
         const RUN: usize = 64;
         let before = TruePeakInterpolator::BEFORE;
         let bound = self.interp.l1();
+        let ceiling = self.ceiling;
         // Frame k's needed gain can be computed once frame k + 6 has arrived.
         let last = self.fed - TruePeakInterpolator::AFTER; // inclusive
+        let from = self.gains.len();
+        // Per frame of a run: the sample peak over the channels, and the largest interpolated
+        // point after it that could reach the ceiling (0 where the screen shows none can).
+        let mut sample = [0.0f32; RUN];
+        let mut between = [0.0f32; RUN];
+        let mut screen = [0.0f32; RUN];
         let mut k0 = self.next_req;
         while k0 <= last {
             let k1 = (k0 + RUN).min(last + 1);
+            let m = k1 - k0;
+            let i0 = k0 - self.hist_start;
             // The window of every frame in this run: [k0 - BEFORE, k1 + AFTER - 1).
-            let w0 = k0 - before - self.hist_start;
-            let w1 = k1 - 1 - before - self.hist_start + TAPS;
-            let local = self.hist.iter().fold(0.0f32, |m, h| {
-                h[w0..w1].iter().fold(m, |m, &v| m.max(v.abs()))
-            });
-            let interpolate = local * bound > self.ceiling;
-            for k in k0..k1 {
-                let i = k - self.hist_start;
-                let mut sample = 0.0f32;
-                for h in &self.hist {
-                    sample = sample.max(h[i].abs());
+            let (w0, w1) = (i0 - before, i0 + m - 1 - before + TAPS);
+            sample[..m].fill(0.0);
+            between[..m].fill(0.0);
+            for h in &self.hist {
+                for (s, v) in sample[..m].iter_mut().zip(&h[i0..i0 + m]) {
+                    *s = s.max(v.abs());
                 }
-                let between = if interpolate {
-                    let b = i - before;
-                    self.hist.iter().fold(0.0f32, |m, h| {
-                        m.max(self.interp.peak_between_over(&h[b..b + TAPS], self.ceiling))
-                    })
-                } else {
-                    0.0
-                };
-                let peak = sample.max(between).max(self.pending_between);
-                self.pending_between = between;
-                let need = if peak > self.ceiling {
-                    self.ceiling / peak
-                } else {
-                    1.0
-                };
-                self.push_need(k, need);
+            }
+            let local = self.hist.iter().fold(0.0f32, |a, h| abs_max(&h[w0..w1], a));
+            if local * bound > ceiling {
+                for h in &self.hist {
+                    let span = &h[w0..w1];
+                    self.interp.screen_run(span, &mut screen[..m]);
+                    for (t, &sc) in screen[..m].iter().enumerate() {
+                        if self.interp.screen_passes(sc, ceiling) {
+                            let p = self.interp.peak_between(&span[t..t + TAPS]);
+                            between[t] = between[t].max(p);
+                        }
+                    }
+                }
+            }
+            for (t, k) in (k0..k1).enumerate() {
+                let peak = sample[t].max(between[t]).max(self.pending_between);
+                self.pending_between = between[t];
+                let need = if peak > ceiling { ceiling / peak } else { 1.0 };
+                let held = self.hold(k, need);
+                self.ramp(held);
             }
             k0 = k1;
         }
         self.next_req = last + 1;
+        // A minimum is exact in any order: taken over the run's gains, off the gain's chain.
+        self.min_gain = self.gains[from..]
+            .iter()
+            .fold(self.min_gain, |a, &g| a.min(g));
     }
 
+    /// The sliding minimum of the needed gain over the look-ahead window ending at frame `k`.
     #[inline]
-    fn push_need(&mut self, k: usize, need: f32) {
-        let held = if need >= 1.0 && self.minq.is_empty() {
-            1.0
-        } else {
-            while self.minq.back().is_some_and(|&(_, v)| v >= need) {
-                self.minq.pop_back();
-            }
-            if need < 1.0 {
-                self.minq.push_back((k, need));
-            }
-            while self
-                .minq
-                .front()
-                .is_some_and(|&(i, _)| i + self.window <= k)
-            {
-                self.minq.pop_front();
-            }
-            self.minq.front().map_or(1.0, |&(_, v)| v)
-        };
+    fn hold(&mut self, k: usize, need: f32) -> f32 {
+        if need >= 1.0 && self.minq.is_empty() {
+            return 1.0;
+        }
+        while self.minq.back().is_some_and(|&(_, v)| v >= need) {
+            self.minq.pop_back();
+        }
+        if need < 1.0 {
+            self.minq.push_back((k, need));
+        }
+        while self
+            .minq
+            .front()
+            .is_some_and(|&(i, _)| i + self.window <= k)
+        {
+            self.minq.pop_front();
+        }
+        self.minq.front().map_or(1.0, |&(_, v)| v)
+    }
+
+    /// Box-average the held gain over the window and apply the release: the gain of the next
+    /// output frame.
+    #[inline]
+    fn ramp(&mut self, held: f32) {
         let old = self.box_ring[self.box_pos];
         self.box_ring[self.box_pos] = held;
         self.box_pos = if self.box_pos + 1 == self.window {
@@ -408,20 +429,30 @@ impl Limiter {
         } else {
             self.box_pos + 1
         };
-        self.box_sum += f64::from(held) - f64::from(old);
         self.box_count += 1;
+        if held != old {
+            self.box_sum += f64::from(held) - f64::from(old);
+            self.avg = ((self.box_sum / self.window as f64) as f32).min(1.0);
+        }
         if self.box_count >= 1 << 16 {
             self.box_sum = self.box_ring.iter().map(|&v| f64::from(v)).sum();
+            self.avg = ((self.box_sum / self.window as f64) as f32).min(1.0);
             self.box_count = 0;
         }
-        let avg = ((self.box_sum / self.window as f64) as f32).min(1.0);
-        self.gain = if avg < self.gain {
-            avg
-        } else {
-            // Never above what the window asked for: the release only slows the recovery.
-            (avg + self.rel * (self.gain - avg)).min(avg)
-        };
-        self.min_gain = self.min_gain.min(self.gain);
+        let avg = self.avg;
+        // In the steady state (gain settled on the average) nothing moves: skip the release's
+        // arithmetic, whose result would be `avg` again.
+        if self.gain != avg {
+            self.gain = if avg < self.gain {
+                avg
+            } else {
+                // The release only slows the recovery: never above what the window asked for.
+                // With gain <= avg the step `rel * (gain - avg)` is <= 0, and rounding is
+                // monotonic, so the sum never exceeds `avg` (no `min(avg)` needed: it would
+                // only lengthen the chain from one frame's gain to the next).
+                avg + self.rel * (self.gain - avg)
+            };
+        }
         self.gains.push(self.gain);
     }
 }
@@ -457,6 +488,123 @@ mod tests {
             i += m;
         }
         out.into_iter().map(|c| c[lat..].to_vec()).collect()
+    }
+
+    /// The limiter's arithmetic written out frame by frame over the whole stream (no runs, no
+    /// queue, no skipped steps), for checking the streaming one bit for bit.
+    fn limit_reference(x: &[Vec<f32>], s: LimiterSettings) -> Vec<Vec<f32>> {
+        const TAPS: usize = TruePeakInterpolator::TAPS;
+        let lim = Limiter::new(s, 44_100.0, x.len());
+        let (window, lat, ceiling, rel) = (lim.window, lim.latency(), lim.ceiling, lim.rel);
+        let interp = TruePeakInterpolator::new();
+        let n = x[0].len();
+        // The stream: the limiter's leading silence, the input, and `lat` frames to flush it.
+        let stream: Vec<Vec<f32>> = x
+            .iter()
+            .map(|c| {
+                let mut v = vec![0.0f32; lat];
+                v.extend_from_slice(c);
+                v.extend(std::iter::repeat_n(0.0, lat));
+                v
+            })
+            .collect();
+        let frames = n + lat;
+        let first = window - 1;
+        let last = first + frames - 1;
+        let mut need = vec![1.0f32; last + 1];
+        let mut pending = 0.0f32;
+        for (k, nk) in need.iter_mut().enumerate().skip(first) {
+            let b = k - TruePeakInterpolator::BEFORE;
+            let sample = stream.iter().fold(0.0f32, |m, c| m.max(c[k].abs()));
+            let between = stream.iter().fold(0.0f32, |m, c| {
+                m.max(interp.peak_between_over(&c[b..b + TAPS], ceiling))
+            });
+            let peak = sample.max(between).max(pending);
+            pending = between;
+            *nk = if peak > ceiling { ceiling / peak } else { 1.0 };
+        }
+        let mut ring = vec![1.0f32; window];
+        let (mut pos, mut count, mut sum, mut gain) = (0usize, 0usize, window as f64, 1.0f32);
+        let mut gains = Vec::with_capacity(frames);
+        for k in first..=last {
+            let held = need[(k + 1).saturating_sub(window).max(first)..=k]
+                .iter()
+                .fold(1.0f32, |m, &v| m.min(v));
+            let old = ring[pos];
+            ring[pos] = held;
+            pos = (pos + 1) % window;
+            sum += f64::from(held) - f64::from(old);
+            count += 1;
+            if count >= 1 << 16 {
+                sum = ring.iter().map(|&v| f64::from(v)).sum();
+                count = 0;
+            }
+            let avg = ((sum / window as f64) as f32).min(1.0);
+            gain = if avg < gain {
+                avg
+            } else {
+                (avg + rel * (gain - avg)).min(avg)
+            };
+            gains.push(gain);
+        }
+        stream
+            .iter()
+            .map(|c| {
+                (lat..frames)
+                    .map(|j| (c[j] * gains[j]).clamp(-ceiling, ceiling))
+                    .collect()
+            })
+            .collect()
+    }
+
+    #[test]
+    fn limiter_equals_its_frame_by_frame_reference_bit_for_bit() {
+        let programme = |n: usize, amp: f32, seed: u32| {
+            let mut s = seed.wrapping_mul(2_654_435_761) | 1;
+            let mut lp = 0.0f32;
+            (0..n)
+                .map(|i| {
+                    s ^= s << 13;
+                    s ^= s >> 17;
+                    s ^= s << 5;
+                    lp = 0.6 * lp + 0.4 * (s as f32 / u32::MAX as f32 - 0.5);
+                    let t = i as f32 / 44_100.0;
+                    let burst = [0.2, 1.0, 0.6, 1.3, 0.05][(i / 2_500) % 5];
+                    amp * burst
+                        * (0.6 * (std::f32::consts::TAU * 220.0 * t).sin()
+                            + 0.3 * (std::f32::consts::TAU * 11_025.0 * t + 0.785).sin()
+                            + lp)
+                })
+                .collect::<Vec<f32>>()
+        };
+        let cases: [(usize, usize, f32, usize); 5] = [
+            (1, 9_000, 1.5, 1),
+            (2, 20_000, 0.9, 333),
+            (2, 20_000, 3.0, 8_192),
+            (2, 70_000, 2.0, 4_096), // past 2^16 frames: the box sum is recomputed
+            (1, 5_000, 0.3, 100),    // under the ceiling: untouched
+        ];
+        for (channels, n, amp, block) in cases {
+            let x: Vec<Vec<f32>> = (0..channels)
+                .map(|c| programme(n, amp, 7 + c as u32))
+                .collect();
+            let s = LimiterSettings {
+                ceiling_dbtp: -2.0,
+                ..LimiterSettings::default()
+            };
+            let got = limit_all(&x, s, block);
+            let want = limit_reference(&x, s);
+            for (g, w) in got.iter().zip(&want) {
+                assert_eq!(g.len(), w.len());
+                for (i, (a, b)) in g.iter().zip(w).enumerate() {
+                    assert_eq!(
+                        a.to_bits(),
+                        b.to_bits(),
+                        "{channels} ch x{amp} block {block}: frame {i}"
+                    );
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,7 +8,7 @@
 //! what the block writes: every step is a loop over frames that the compiler vectorises, and
 //! the whole reverb costs a few nanoseconds a frame.
 
-use super::biquad::FilterKind;
+use super::biquad::{BiquadCoeffs, FilterKind, StereoEq};
 
 /// Reverb settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -134,9 +134,8 @@ pub struct Reverb {
     lp_state: [f32; 8],
     pre: [Ring; 2],
     diff: [[AllPass; 2]; 2],
-    /// Output high-pass then low-pass, both channels: coefficients and state.
-    out_c: [[f32; 5]; 2],
-    out_s: [[[f32; 4]; 2]; 2],
+    /// Output high-pass then low-pass, both channels.
+    out: StereoEq,
     width: f32,
     /// Scratch, one block each: line outputs (then feedback), the diffused inputs.
     y: [[f32; MAX_BLOCK]; 8],
@@ -177,11 +176,10 @@ impl Reverb {
             lp_state: [0.0; 8],
             pre: [Ring::new(pre_len), Ring::new(pre_len)],
             diff,
-            out_c: [
-                super::BiquadCoeffs::new(FilterKind::HighPass, s.low_cut_hz, q, rate).as_array(),
-                super::BiquadCoeffs::new(FilterKind::LowPass, s.high_cut_hz, q, rate).as_array(),
-            ],
-            out_s: [[[0.0; 4]; 2]; 2],
+            out: StereoEq::new(&[
+                BiquadCoeffs::new(FilterKind::HighPass, s.low_cut_hz, q, rate),
+                BiquadCoeffs::new(FilterKind::LowPass, s.high_cut_hz, q, rate),
+            ]),
             width: s.width.clamp(0.0, 1.0),
             y: [[0.0; MAX_BLOCK]; 8],
             inp: [[0.0; MAX_BLOCK]; 2],
@@ -281,34 +279,8 @@ impl Reverb {
         for (li, line) in self.lines.iter_mut().enumerate() {
             line.write(&y[li][..m]);
         }
-        // Output high-pass and low-pass, both channels in one loop per stage.
-        for (c, st) in self.out_c.iter().zip(self.out_s.iter_mut()) {
-            let [b0, b1, b2, a1, a2] = *c;
-            let [
-                [mut lx1, mut lx2, mut ly1, mut ly2],
-                [mut rx1, mut rx2, mut ry1, mut ry2],
-            ] = *st;
-            for (a, bq) in out_l.iter_mut().zip(out_r.iter_mut()) {
-                let (xl, xr) = (*a, *bq);
-                let yl = b0 * xl + b1 * lx1 + b2 * lx2 - a2 * ly2 - a1 * ly1;
-                let yr = b0 * xr + b1 * rx1 + b2 * rx2 - a2 * ry2 - a1 * ry1;
-                lx2 = lx1;
-                lx1 = xl;
-                ly2 = ly1;
-                ly1 = yl;
-                rx2 = rx1;
-                rx1 = xr;
-                ry2 = ry1;
-                ry1 = yr;
-                *a = yl;
-                *bq = yr;
-            }
-            let f = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
-            *st = [
-                [f(lx1), f(lx2), f(ly1), f(ly2)],
-                [f(rx1), f(rx2), f(ry1), f(ry2)],
-            ];
-        }
+        // Output high-pass and low-pass on both channels.
+        self.out.process(out_l, out_r);
     }
 }
 
