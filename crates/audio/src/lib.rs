@@ -12,7 +12,7 @@ mod wav;
 
 pub use decode::{DecodeError, DecodeLimits, Decoded, decode, decode_mono, loudest_window_dbfs};
 pub use loudness::{
-    KWeighting, Loudness, LoudnessMeter, TruePeakInterpolator, loudness_of_sub_blocks,
+    KWeighting, Loudness, LoudnessMeter, TruePeakInterpolator, abs_max, loudness_of_sub_blocks,
     measure_loudness,
 };
 pub use mp3::{EncodeError, Mp3Encoder, Mp3Settings, encode_mp3};

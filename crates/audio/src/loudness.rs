@@ -192,10 +192,11 @@ fn sinc_phases<const N: usize>(before: usize, beta: f64) -> [[f32; N]; 3] {
 }
 
 /// The largest of `init` and the absolute values of `x`: the same value as
-/// `x.iter().fold(init, |m, v| m.max(v.abs()))` (a maximum is exact and ignores NaN in any
-/// order), in eight running maxima so the loop vectorises.
+/// The largest of `init` and the absolute values of `x`: `x.iter().fold(init, |m, v|
+/// m.max(v.abs()))` (a maximum is exact and ignores NaN in any order), in eight running maxima
+/// so the loop vectorises.
 #[inline]
-pub(crate) fn abs_max(x: &[f32], init: f32) -> f32 {
+pub fn abs_max(x: &[f32], init: f32) -> f32 {
     let mut lanes = [init; 8];
     let mut chunks = x.chunks_exact(8);
     for c in &mut chunks {

@@ -11,11 +11,8 @@ use bandmate_audio::{DecodeLimits, decode, measure_loudness};
 use bandmate_core::{AudioBuffer, GenerationParams, ModelProfile, SampleRate, Weight};
 use bandmate_render::{MixSettings, Renderer, VocalTrack};
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
+mod common;
+use common::arg;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -25,33 +25,8 @@ use bandmate_core::{
 use bandmate_render::{MixSettings, OutputRequest, Renderer, VocalTrack, cover_png};
 use bandmate_testkit::{Melody, SingerSettings, sing};
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// CPU seconds of the whole process (all threads).
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (field(11) + field(12)) / 100.0
-}
-
-/// Resident and peak-resident memory of this process in MB (Linux `/proc/self/status`).
-fn memory() -> (f64, f64) {
-    let s = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    let kb = |key: &str| {
-        s.lines()
-            .find(|l| l.starts_with(key))
-            .and_then(|l| l.split_whitespace().nth(1))
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (kb("VmRSS:") / 1024.0, kb("VmHWM:") / 1024.0)
-}
+mod common;
+use common::{arg, cpu, memory};
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

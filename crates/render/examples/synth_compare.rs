@@ -9,16 +9,8 @@ use std::sync::Arc;
 
 use bandmate_render::{RenderSettings, Renderer};
 
-/// CPU time of the whole process in seconds (user + system, all threads; Linux `/proc`), so
-/// a busy machine does not skew the comparison.
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 12th, stime 13th.
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (field(11) + field(12)) / 100.0
-}
+mod common;
+use common::cpu;
 
 fn main() {
     let args: Vec<String> = std::env::args().collect();

@@ -17,20 +17,8 @@ use bandmate_audio::{DecodeLimits, decode_mono};
 use bandmate_core::{Arrangement, GenerationParams, ModelProfile, Weight};
 use bandmate_render::{RenderSettings, Renderer};
 
-fn arg(args: &[String], name: &str) -> Option<String> {
-    args.iter()
-        .position(|a| a == name)
-        .and_then(|i| args.get(i + 1).cloned())
-}
-
-/// CPU seconds of the whole process (user + system, all threads; Linux `/proc`).
-fn cpu() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let rest = stat.rsplit(')').next().unwrap_or("");
-    let f: Vec<&str> = rest.split_whitespace().collect();
-    let field = |i: usize| f.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(0.0);
-    (field(11) + field(12)) / 100.0
-}
+mod common;
+use common::{arg, cpu};
 
 fn read_f32(path: &std::path::Path) -> Vec<f32> {
     std::fs::read(path)

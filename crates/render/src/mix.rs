@@ -33,7 +33,7 @@ use bandmate_audio::dsp::{
     pan_gains,
 };
 use bandmate_audio::{
-    Loudness, LoudnessMeter, Mp3Encoder, Mp3Settings, WavSampleFormat, WavWriter,
+    Loudness, LoudnessMeter, Mp3Encoder, Mp3Settings, WavSampleFormat, WavWriter, abs_max,
     loudness_of_sub_blocks,
 };
 use bandmate_core::{
@@ -556,20 +556,6 @@ impl Bus {
             self.hop_peak.push(abs_max(b, abs_max(a, 0.0)));
         }
     }
-}
-
-/// The largest of `init` and the absolute values of `x` (the same as a fold; in lanes, which
-/// vectorise, since a maximum is exact in any order).
-fn abs_max(x: &[f32], init: f32) -> f32 {
-    let mut lanes = [init; 8];
-    let mut chunks = x.chunks_exact(8);
-    for c in &mut chunks {
-        for (m, v) in lanes.iter_mut().zip(c) {
-            *m = m.max(v.abs());
-        }
-    }
-    let m = chunks.remainder().iter().fold(init, |m, v| m.max(v.abs()));
-    lanes.iter().fold(m, |a, &b| a.max(b))
 }
 
 /// For each block of `len` frames (the last may be shorter): the sum of the squares of its
