@@ -1,10 +1,22 @@
 //! `bandmate plan` end to end: a synthetic sung take (known key and tempo) through decoding,
 //! analysis, harmonisation and arrangement, printed as JSON and written as MIDI.
 
+use std::path::Path;
 use std::process::Command;
 
 use bandmate_core::{Key, Mode, PitchClass, Plan};
 use bandmate_testkit::{Melody, SingerSettings, WavFormat, sing, wav_bytes};
+
+/// Runs the command, checks it succeeded (showing its stderr if not) and returns its stdout.
+fn succeed(cmd: &mut Command) -> Vec<u8> {
+    let out = cmd.output().expect("run bandmate");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
 
 #[test]
 fn plan_a_sung_take_to_json_and_midi() {
@@ -22,33 +34,20 @@ fn plan_a_sung_take_to_json_and_midi() {
         ),
     )
     .unwrap();
+    // the request under test, from a recording or a saved analysis, its MIDI to `midi`
+    let request = |input: &Path, midi: &Path| {
+        succeed(
+            Command::new(env!("CARGO_BIN_EXE_bandmate"))
+                .arg("plan")
+                .arg(input)
+                .args(["--tags", "Lo-Fi, relaxing, zorblax"])
+                .args(["--negative-tags", "drums", "--json", "--seed", "3"])
+                .args(["--variation", "2", "--midi"])
+                .arg(midi),
+        )
+    };
     let midi = dir.join("band.mid");
-    let out = Command::new(env!("CARGO_BIN_EXE_bandmate"))
-        .args([
-            "plan",
-            wav.to_str().unwrap(),
-            "--tags",
-            "Lo-Fi, relaxing, zorblax",
-        ])
-        .args([
-            "--negative-tags",
-            "drums",
-            "--json",
-            "--seed",
-            "3",
-            "--variation",
-            "2",
-        ])
-        .arg("--midi")
-        .arg(&midi)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plan: Plan = serde_json::from_slice(&out.stdout).unwrap();
+    let plan: Plan = serde_json::from_slice(&request(&wav, &midi)).unwrap();
     assert_eq!(plan.style.id, "lofi");
     assert!(plan.unknown_tags.contains(&"zorblax".to_string()));
     assert!(plan.excluded.iter().any(|e| e.contains("drums")));
@@ -57,56 +56,18 @@ fn plan_a_sung_take_to_json_and_midi() {
     assert_eq!(&bytes[..4], b"MThd");
     // the same request again gives the same file
     let again = dir.join("again.mid");
-    let out2 = Command::new(env!("CARGO_BIN_EXE_bandmate"))
-        .args([
-            "plan",
-            wav.to_str().unwrap(),
-            "--tags",
-            "Lo-Fi, relaxing, zorblax",
-        ])
-        .args([
-            "--negative-tags",
-            "drums",
-            "--json",
-            "--seed",
-            "3",
-            "--variation",
-            "2",
-        ])
-        .arg("--midi")
-        .arg(&again)
-        .output()
-        .unwrap();
-    assert!(out2.status.success());
+    request(&wav, &again);
     assert_eq!(std::fs::read(&again).unwrap(), bytes);
     // an analysis saved by `bandmate analyze --save-analysis` plans to the same chart
     let saved = dir.join("take.analysis.json");
-    let analyzed = Command::new(env!("CARGO_BIN_EXE_bandmate"))
-        .args(["analyze", wav.to_str().unwrap(), "--save-analysis"])
-        .arg(&saved)
-        .output()
-        .unwrap();
-    assert!(
-        analyzed.status.success(),
-        "{}",
-        String::from_utf8_lossy(&analyzed.stderr)
+    succeed(
+        Command::new(env!("CARGO_BIN_EXE_bandmate"))
+            .arg("analyze")
+            .arg(&wav)
+            .arg("--save-analysis")
+            .arg(&saved),
     );
-    let from_saved = Command::new(env!("CARGO_BIN_EXE_bandmate"))
-        .args([
-            "plan",
-            saved.to_str().unwrap(),
-            "--tags",
-            "Lo-Fi, relaxing, zorblax",
-        ])
-        .args(["--negative-tags", "drums", "--json", "--seed", "3"])
-        .output()
-        .unwrap();
-    assert!(
-        from_saved.status.success(),
-        "{}",
-        String::from_utf8_lossy(&from_saved.stderr)
-    );
-    let replanned: Plan = serde_json::from_slice(&from_saved.stdout).unwrap();
+    let replanned: Plan = serde_json::from_slice(&request(&saved, &dir.join("saved.mid"))).unwrap();
     assert_eq!(replanned.chords, plan.chords);
     assert_eq!(replanned.key, plan.key);
     // a bad weight is a clear error naming the flag
