@@ -154,6 +154,11 @@ blocktype_d[2]        block type to use for previous granule
 #include "lame_global_flags.h"
 #include "fft.h"
 #include "lame-analysis.h"
+#if defined(MIN_ARCH_SSE) && defined(HAVE_XMMINTRIN_H)
+/* Bandmate: for the branch-free far case of vbrpsy_mask_add */
+#include <xmmintrin.h>
+#define BANDMATE_MASK_ADD_SSE 1
+#endif
 
 
 #define NSFIRLEN 21
@@ -319,6 +324,29 @@ vbrpsy_mask_add(FLOAT m1, FLOAT m2, int b, int delta)
     if (m2 < 0) {
         m2 = 0;
     }
+    if (abs(b) > delta) {
+        /* Bandmate: partitions more than delta apart, the common case of the spreading
+           convolution. The same rule as below (the sum while the larger is under ma_max_i2
+           times the smaller, else the larger; a zero on either side gives the other) without
+           the division: "larger < smaller * ma_max_i2" is "m1 < m2 * k and m2 < m1 * k",
+           the same products compared, so the result is the same. It is computed without a
+           branch, which mispredicts here and, with the division, made this chain through the
+           caller's ecb the psychoacoustic model's largest cost. */
+#ifdef BANDMATE_MASK_ADD_SSE
+        __m128 const a = _mm_set_ss(m1);
+        __m128 const x = _mm_set_ss(m2);
+        __m128 const k = _mm_set_ss(ma_max_i2);
+        __m128 const near = _mm_and_ps(_mm_cmplt_ss(a, _mm_mul_ss(x, k)),
+                                       _mm_cmplt_ss(x, _mm_mul_ss(a, k)));
+        __m128 const sum = _mm_add_ss(a, x);
+        __m128 const big = _mm_max_ss(a, x);
+        return _mm_cvtss_f32(_mm_or_ps(_mm_and_ps(near, sum), _mm_andnot_ps(near, big)));
+#else
+        FLOAT const hi = m1 > m2 ? m1 : m2;
+        FLOAT const lo = m1 > m2 ? m2 : m1;
+        return hi < lo * ma_max_i2 ? m1 + m2 : hi;
+#endif
+    }
     if (m1 <= 0) {
         return m2;
     }
@@ -348,6 +376,57 @@ vbrpsy_mask_add(FLOAT m1, FLOAT m2, int b, int delta)
         m1 = m2;
     }
     return m1;
+}
+
+
+/* Bandmate: the spreading convolution of every partition, four partitions side by side.
+   Each partition's masking ecb is a serial chain of vbrpsy_mask_add over its s3 range, and
+   one chain at a time left the processor waiting on each step; the chains of different
+   partitions are independent, so four run interleaved (eight spill registers and were
+   slower). Per partition the operations and their order are those of the loop this replaces
+   (in vbrpsy_compute_masking_l/_s): the MP3s are byte-identical. */
+#define SPREAD_LANES 4
+static void
+vbrpsy_spread(PsyConst_CB2SB_t const *gd, FLOAT const *eb, unsigned char const *mask_idx,
+              FLOAT * ecb_out)
+{
+    int const npart = gd->npart;
+    FLOAT const *const s3 = gd->s3;
+    int     k_next = 0, b0, j;
+    for (b0 = 0; b0 < npart; b0 += SPREAD_LANES) {
+        int     kk[SPREAD_LANES], last[SPREAD_LANES], k[SPREAD_LANES], delta[SPREAD_LANES];
+        FLOAT   ecb[SPREAD_LANES];
+        for (j = 0; j < SPREAD_LANES; ++j) {
+            int const b = b0 + j;
+            if (b < npart) {
+                kk[j] = gd->s3ind[b][0];
+                last[j] = gd->s3ind[b][1];
+                delta[j] = mask_add_delta(mask_idx[b]);
+                k[j] = k_next;
+                k_next += last[j] - kk[j] + 1;
+                ecb[j] = s3[k[j]] * eb[kk[j]] * tab[mask_idx[kk[j]]];
+                ++k[j], ++kk[j];
+            }
+            else {
+                kk[j] = 1, last[j] = 0, k[j] = 0, delta[j] = 0, ecb[j] = 0;
+            }
+        }
+        for (;;) {
+            int     active = 0;
+            for (j = 0; j < SPREAD_LANES; ++j) {
+                if (kk[j] <= last[j]) {
+                    FLOAT const x = s3[k[j]] * eb[kk[j]] * tab[mask_idx[kk[j]]];
+                    ecb[j] = vbrpsy_mask_add(ecb[j], x, kk[j] - (b0 + j), delta[j]);
+                    ++k[j], ++kk[j];
+                    active = 1;
+                }
+            }
+            if (!active)
+                break;
+        }
+        for (j = 0; j < SPREAD_LANES && b0 + j < npart; ++j)
+            ecb_out[b0 + j] = ecb[j];
+    }
 }
 
 
@@ -1044,7 +1123,7 @@ vbrpsy_compute_masking_s(lame_internal_flags * gfc, const FLOAT(*fftenergy_s)[HB
 {
     PsyStateVar_t *const psv = &gfc->sv_psy;
     PsyConst_CB2SB_t const *const gds = &gfc->cd_psy->s;
-    FLOAT   max[CBANDS], avg[CBANDS];
+    FLOAT   max[CBANDS], avg[CBANDS], spread[CBANDS];
     int     i, j, b;
     unsigned char mask_idx_s[CBANDS];
 
@@ -1070,25 +1149,18 @@ vbrpsy_compute_masking_s(lame_internal_flags * gfc, const FLOAT(*fftenergy_s)[HB
     assert(b == gds->npart);
     assert(j == 129);
     vbrpsy_calc_mask_index_s(gfc, max, avg, mask_idx_s);
-    for (j = b = 0; b < gds->npart; b++) {
+    vbrpsy_spread(gds, eb, mask_idx_s, spread);
+    for (b = 0; b < gds->npart; b++) {
         int     kk = gds->s3ind[b][0];
         int const last = gds->s3ind[b][1];
-        int const delta = mask_add_delta(mask_idx_s[b]);
         int     dd, dd_n;
-        FLOAT   x, ecb, avg_mask;
+        FLOAT   x, ecb = spread[b], avg_mask;
         FLOAT const masking_lower = gds->masking_lower[b] * gfc->sv_qnt.masking_lower;
 
-        dd = mask_idx_s[kk];
-        dd_n = 1;
-        ecb = gds->s3[j] * eb[kk] * tab[mask_idx_s[kk]];
-        ++j, ++kk;
-        while (kk <= last) {
+        dd = 0;
+        dd_n = last - kk + 1;
+        for (; kk <= last; ++kk)
             dd += mask_idx_s[kk];
-            dd_n += 1;
-            x = gds->s3[j] * eb[kk] * tab[mask_idx_s[kk]];
-            ecb = vbrpsy_mask_add(ecb, x, kk - b, delta);
-            ++j, ++kk;
-        }
         dd = (1 + 2 * dd) / (2 * dd_n);
         avg_mask = tab[dd] * 0.5f;
         ecb *= avg_mask;
@@ -1147,9 +1219,9 @@ vbrpsy_compute_masking_l(lame_internal_flags * gfc, const FLOAT fftenergy[HBLKSI
 {
     PsyStateVar_t *const psv = &gfc->sv_psy;
     PsyConst_CB2SB_t const *const gdl = &gfc->cd_psy->l;
-    FLOAT   max[CBANDS], avg[CBANDS];
+    FLOAT   max[CBANDS], avg[CBANDS], spread[CBANDS];
     unsigned char mask_idx_l[CBANDS + 2];
-    int     k, b;
+    int     b;
 
  /*********************************************************************
     *    Calculate the energy and the tonality of each partition.
@@ -1161,35 +1233,17 @@ vbrpsy_compute_masking_l(lame_internal_flags * gfc, const FLOAT fftenergy[HBLKSI
     *      convolve the partitioned energy and unpredictability
     *      with the spreading function, s3_l[b][k]
  ********************************************************************/
-    k = 0;
+    vbrpsy_spread(gdl, eb_l, mask_idx_l, spread);
     for (b = 0; b < gdl->npart; b++) {
-        FLOAT   x, ecb, avg_mask, t;
+        FLOAT   x, ecb = spread[b], avg_mask;
         FLOAT const masking_lower = gdl->masking_lower[b] * gfc->sv_qnt.masking_lower;
-        /* convolve the partitioned energy with the spreading function */
+        /* the partitioned energy convolved with the spreading function: vbrpsy_spread */
         int     kk = gdl->s3ind[b][0];
         int const last = gdl->s3ind[b][1];
-        int const delta = mask_add_delta(mask_idx_l[b]);
-        int     dd = 0, dd_n = 0;
+        int     dd = 0, dd_n = last - kk + 1;
 
-        dd = mask_idx_l[kk];
-        dd_n += 1;
-        ecb = gdl->s3[k] * eb_l[kk] * tab[mask_idx_l[kk]];
-        ++k, ++kk;
-        while (kk <= last) {
+        for (; kk <= last; ++kk)
             dd += mask_idx_l[kk];
-            dd_n += 1;
-            x = gdl->s3[k] * eb_l[kk] * tab[mask_idx_l[kk]];
-            t = vbrpsy_mask_add(ecb, x, kk - b, delta);
-#if 0
-            ecb += eb_l[kk];
-            if (ecb > t) {
-                ecb = t;
-            }
-#else
-            ecb = t;
-#endif
-            ++k, ++kk;
-        }
         dd = (1 + 2 * dd) / (2 * dd_n);
         avg_mask = tab[dd] * 0.5f;
         ecb *= avg_mask;
