@@ -371,14 +371,36 @@ impl Engine {
         let (arrangement, settings, mix) = self.mix_variation(prepared, variation, progress)?;
         progress(Stage::Encode(variation));
         let title = &prepared.params.title;
-        let out = mix
-            .encode(&OutputRequest {
+        let encode = || {
+            mix.encode(&OutputRequest {
                 song_mp3: Some(Self::tags(prepared, title.clone())),
                 instrumental_mp3: Some(Self::tags(prepared, format!("{title} (instrumental)"))),
                 song_wav: None,
                 instrumental_wav: None,
             })
-            .map_err(render_error)?;
+        };
+        // The cover and the MIDI file need only the arrangement: with two or more threads
+        // they are made on a thread of their own while the outputs encode, filling the gaps
+        // the encoders leave, instead of on one core after them.
+        let extras = || {
+            (
+                bandmate_compose::to_midi(&arrangement),
+                cover_png(&arrangement, title),
+            )
+        };
+        let (out, (midi, cover)) = if self.config.threads >= 2 {
+            std::thread::scope(|s| {
+                let extras = s.spawn(extras);
+                let out = encode();
+                let extras = extras
+                    .join()
+                    .map_err(|_| EngineError::Internal("drawing the cover failed".into()));
+                extras.map(|e| (out, e))
+            })?
+        } else {
+            (encode(), extras())
+        };
+        let out = out.map_err(render_error)?;
         let missing = || EngineError::Internal("the mixer returned no MP3".into());
         let song_mp3 = out.song_mp3.ok_or_else(missing)?;
         let instrumental_mp3 = out.instrumental_mp3.ok_or_else(missing)?;
@@ -395,8 +417,8 @@ impl Engine {
             duration_s: report.duration_s,
             song_mp3,
             instrumental_mp3,
-            midi: bandmate_compose::to_midi(&arrangement),
-            cover_png: cover_png(&arrangement, title),
+            midi,
+            cover_png: cover,
             stems,
             plan_json: plan_json.to_string(),
             loudness_lufs: report.song.integrated_lufs,
