@@ -4,54 +4,22 @@
 //! `cargo bench -p bandmate-compose` — the budget is 50 ms of one core for
 //! `plan + arrange(1) + arrange(2)`.
 
-use bandmate_core::{
-    Analysis, BeatGrid, Envelope, F0Track, GenerationParams, Key, Mode, Note, PitchClass, Weight,
-};
+use bandmate_core::{Analysis, GenerationParams, Key, Mode, PitchClass, Weight};
 use bandmate_testkit::Melody;
 use criterion::{Criterion, criterion_group, criterion_main};
 use std::hint::black_box;
 
 fn song() -> Analysis {
     let m = Melody::generate(Key::new(PitchClass::new(2), Mode::Major), 100.0, 4, 75, 42);
-    let spb = 60.0 / m.bpm;
-    let beats = (m.bars * m.beats_per_bar) as usize;
-    let grid = BeatGrid::new(
-        (0..beats).map(|i| m.lead_in_s + i as f64 * spb).collect(),
-        4,
-        0,
-    )
-    .expect("grid");
-    let notes: Vec<Note> = m
-        .notes
-        .iter()
-        .map(|n| Note {
-            onset: m.lead_in_s + n.beat * spb,
-            offset: m.lead_in_s + (n.beat + n.beats) * spb,
-            pitch: n.midi as f32,
-            salience: 1.0,
-        })
-        .collect();
-    let duration = m.lead_in_s + beats as f64 * spb + 1.0;
-    let db = (0..(duration / 0.01) as usize)
+    // The melody heard exactly, with a second of tail, a moving loudness envelope and the
+    // phrases the arranger's dynamics follow.
+    let mut a = m.analysis();
+    a.duration_s = m.duration_s() + 1.0;
+    a.loudness.db = (0..(a.duration_s / a.loudness.hop_s) as usize)
         .map(|i| -30.0 + 6.0 * ((i as f32) * 0.001).sin())
         .collect();
-    Analysis {
-        duration_s: duration,
-        tuning_cents: 0.0,
-        f0: F0Track {
-            hop_s: 0.01,
-            hz: vec![],
-            voicing: vec![],
-        },
-        loudness: Envelope { hop_s: 0.01, db },
-        phrases: bandmate_compose::phrasing::phrases_from_notes(&notes, &grid),
-        notes,
-        onsets: vec![],
-        tempo_bpm: 100.0,
-        beats: grid,
-        key: m.key,
-        key_confidence: 0.9,
-    }
+    a.phrases = bandmate_compose::phrasing::phrases_from_notes(&a.notes, &a.beats);
+    a
 }
 
 fn bench(c: &mut Criterion) {

@@ -392,9 +392,9 @@ impl Engine {
             std::thread::scope(|s| {
                 let extras = s.spawn(extras);
                 let out = encode();
-                let extras = extras
-                    .join()
-                    .map_err(|_| EngineError::Internal("drawing the cover failed".into()));
+                let extras = extras.join().map_err(|_| {
+                    EngineError::Internal("making the cover or the MIDI file failed".into())
+                });
                 extras.map(|e| (out, e))
             })?
         } else {

@@ -187,15 +187,19 @@ impl Lfo {
         let x = (t - self.delay) * self.freq;
         // `x.fract()`, without a call to `trunc` (no SSE2 instruction): x is finite, at least
         // 0 and far below 2^63 (at most 1200 s at ~110 Hz), so the cast truncates exactly.
-        let ph = x - x as i64 as f64;
-        (if ph < 0.25 {
-            4.0 * ph
-        } else if ph < 0.75 {
-            2.0 - 4.0 * ph
-        } else {
-            4.0 * ph - 4.0
-        }) as f32
+        triangle(x - x as i64 as f64)
     }
+}
+
+/// The LFO's triangle at phase `ph` in [0, 1): 0 → 1 → −1 → 0.
+fn triangle(ph: f64) -> f32 {
+    (if ph < 0.25 {
+        4.0 * ph
+    } else if ph < 0.75 {
+        2.0 - 4.0 * ph
+    } else {
+        4.0 * ph - 4.0
+    }) as f32
 }
 
 /// The voice's low-pass filter.
@@ -1409,14 +1413,7 @@ mod tests {
                 let want = if t < lfo.delay {
                     0.0
                 } else {
-                    let ph = ((t - lfo.delay) * freq).fract();
-                    (if ph < 0.25 {
-                        4.0 * ph
-                    } else if ph < 0.75 {
-                        2.0 - 4.0 * ph
-                    } else {
-                        4.0 * ph - 4.0
-                    }) as f32
+                    triangle(((t - lfo.delay) * freq).fract())
                 };
                 assert_eq!(lfo.at(t).to_bits(), want.to_bits(), "{freq} Hz at {t} s");
             }
