@@ -159,6 +159,22 @@ impl Doubler {
             let d1 = self.delay_at(side, ph);
             self.phase[side] = ph;
             let dd = (d1 - d0) / m as f32;
+            // The drift moves the delay by ~0.015 samples a block: nearly always the whole
+            // block reads at one integer delay, from one contiguous stretch of the line (same
+            // arithmetic per frame as the general loop below, in a loop that vectorises).
+            let di = d0 as usize;
+            let start = self.pos.wrapping_sub(di + 1) & self.mask;
+            if (d0 + dd * (m - 1) as f32) as usize == di && start + m < self.buf.len() {
+                let (b, a) = (
+                    &self.buf[start..start + m],
+                    &self.buf[start + 1..start + 1 + m],
+                );
+                for (k, ((o, &a), &b)) in w[..m].iter_mut().zip(a).zip(b).enumerate() {
+                    let frac = (d0 + dd * k as f32) - di as f32;
+                    *o = (a + frac * (b - a)) * self.level;
+                }
+                continue;
+            }
             for (k, o) in w[..m].iter_mut().enumerate() {
                 let d = d0 + dd * k as f32;
                 let di = d as usize;
