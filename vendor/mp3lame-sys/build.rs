@@ -5,8 +5,9 @@
 //! -fomit-frame-pointer`) and, on x86-64, never enables its SSE code (`MIN_ARCH_SSE` is set by no
 //! build file). Here both are on, scoped to LAME alone (a global `CFLAGS` would reach SQLite's C,
 //! where fast-math is not acceptable). The encoder sources and headers are LAME 3.100's,
-//! unchanged but for `psymodel.c`'s spreading convolution (README.bandmate.md, byte-identical
-//! output); `config.h` is written here with what `configure` finds on a glibc system.
+//! unchanged but for `psymodel.c`'s spreading convolution and `VbrTag.c`'s music CRC
+//! (README.bandmate.md, byte-identical output); `config.h` is written here with what `configure`
+//! finds on a glibc system.
 
 use std::path::Path;
 
