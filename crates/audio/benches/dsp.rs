@@ -5,7 +5,7 @@
 //! stage's CPU time (`docs/render.md`). The figures are for noise at two levels: the cost must
 //! not depend on the signal (no subnormal arithmetic on any lane).
 
-use bandmate_audio::dsp::{BiquadCoeffs, FilterKind, StereoEq};
+use bandmate_audio::dsp::{Biquad, BiquadCoeffs, FilterKind, MonoChain, StereoEq};
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 
 const FRAMES: usize = 8192;
@@ -52,6 +52,46 @@ fn bench(c: &mut Criterion) {
             });
         }
     }
+    g.finish();
+    // The vocal's chain: five sections on one channel.
+    let vocal = [
+        BiquadCoeffs::new(FilterKind::HighPass, 90.0, 0.541, rate),
+        BiquadCoeffs::new(FilterKind::HighPass, 90.0, 1.307, rate),
+        BiquadCoeffs::new(FilterKind::Peaking { gain_db: -2.0 }, 300.0, 1.0, rate),
+        BiquadCoeffs::new(FilterKind::Peaking { gain_db: 2.0 }, 3500.0, 0.8, rate),
+        BiquadCoeffs::new(
+            FilterKind::HighShelf { gain_db: 1.5 },
+            10_000.0,
+            0.707,
+            rate,
+        ),
+    ];
+    let mut g = c.benchmark_group("mono_chain_5");
+    g.throughput(Throughput::Elements(FRAMES as u64));
+    let x0 = noise(3, 0.5);
+    let mut x = x0.clone();
+    let mut chain = MonoChain::new(&vocal);
+    g.bench_function("lanes", |b| {
+        b.iter(|| {
+            x.copy_from_slice(&x0);
+            chain.process(&mut x);
+            x[FRAMES / 2]
+        })
+    });
+    let mut seq = vocal.map(Biquad::new);
+    g.bench_function("biquad_run", |b| {
+        b.iter(|| {
+            x.copy_from_slice(&x0);
+            for v in x.iter_mut() {
+                let mut s = *v;
+                for q in seq.iter_mut() {
+                    s = q.run(s);
+                }
+                *v = s;
+            }
+            x[FRAMES / 2]
+        })
+    });
     g.finish();
 }
 

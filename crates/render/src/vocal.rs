@@ -18,7 +18,7 @@
 
 use std::sync::Arc;
 
-use bandmate_audio::dsp::{Biquad, Compressor, CompressorSettings, FilterKind};
+use bandmate_audio::dsp::{BiquadCoeffs, Compressor, CompressorSettings, FilterKind, MonoChain};
 use bandmate_audio::resample::{Quality, resample};
 use bandmate_audio::{KWeighting, LoudnessMeter};
 use bandmate_core::{AudioBuffer, SampleRate, VocalGender};
@@ -91,11 +91,11 @@ impl VocalTrack {
             None => 90.0,
         };
         let chain = [
-            Biquad::design(FilterKind::HighPass, corner, 0.541, rate),
-            Biquad::design(FilterKind::HighPass, corner, 1.307, rate),
-            Biquad::design(FilterKind::Peaking { gain_db: -2.0 }, 300.0, 1.0, rate),
-            Biquad::design(FilterKind::Peaking { gain_db: 2.0 }, 3500.0, 0.8, rate),
-            Biquad::design(
+            BiquadCoeffs::new(FilterKind::HighPass, corner, 0.541, rate),
+            BiquadCoeffs::new(FilterKind::HighPass, corner, 1.307, rate),
+            BiquadCoeffs::new(FilterKind::Peaking { gain_db: -2.0 }, 300.0, 1.0, rate),
+            BiquadCoeffs::new(FilterKind::Peaking { gain_db: 2.0 }, 3500.0, 0.8, rate),
+            BiquadCoeffs::new(
                 FilterKind::HighShelf { gain_db: 1.5 },
                 10_000.0,
                 0.707,
@@ -104,13 +104,10 @@ impl VocalTrack {
         ];
         const PIECE: usize = 1 << 16;
         let mut buf = vec![0.0f32; PIECE];
-        let run_chain = |chain: &mut [Biquad; 5], from: &[f32], to: &mut [f32]| {
+        // A sample that is not finite counts as silence.
+        let sanitised = |from: &[f32], to: &mut [f32]| {
             for (o, &v) in to.iter_mut().zip(from) {
-                let mut s = if v.is_finite() { v } else { 0.0 };
-                for b in chain.iter_mut() {
-                    s = b.run(s);
-                }
-                *o = s;
+                *o = if v.is_finite() { v } else { 0.0 };
             }
         };
         // Pass 1: 16 ms peaks of the high-passed signal (the EQ's +-2 dB hardly moves them).
@@ -118,16 +115,14 @@ impl VocalTrack {
         // the loudest).
         // Only the two high-pass sections run: the rest of the chain would pass this signal
         // unchanged but for the sign of a zero, which a peak does not see.
-        let (mut hp1, mut hp2) = (chain[0], chain[1]);
+        let mut hp = MonoChain::new(&chain[..2]);
         let mut peaks = Vec::with_capacity(src.len() / 706 + 1);
         let mut cur = 0.0f32;
         let mut in_window = 0;
         for piece in src.chunks(PIECE) {
             let out = &mut buf[..piece.len()];
-            for (o, &v) in out.iter_mut().zip(piece) {
-                let s = if v.is_finite() { v } else { 0.0 };
-                *o = hp2.run(hp1.run(s));
-            }
+            sanitised(piece, out);
+            hp.process(out);
             for &v in out.iter() {
                 cur = cur.max(v.abs());
                 in_window += 1;
@@ -164,7 +159,7 @@ impl VocalTrack {
             rate,
         );
         // Pass 2: the chain again, the compressor, the measurements and the store.
-        let mut c2 = chain;
+        let mut c2 = MonoChain::new(&chain);
         let hops = src.len().div_ceil(HOP);
         let (mut env_db, mut k_energy) = (Vec::with_capacity(hops), Vec::with_capacity(hops));
         let (mut peak, mut energy) = (Vec::with_capacity(hops), Vec::with_capacity(hops));
@@ -173,7 +168,8 @@ impl VocalTrack {
         let mut audio = CompactChannel::with_capacity(src.len());
         for piece in src.chunks(PIECE) {
             let out = &mut buf[..piece.len()];
-            run_chain(&mut c2, piece, out);
+            sanitised(piece, out);
+            c2.process(out);
             comp.process_mono(out);
             for c in out.chunks(HOP) {
                 let (p, e) = c

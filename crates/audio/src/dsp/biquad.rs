@@ -202,6 +202,105 @@ impl Biquad {
     }
 }
 
+/// Biquad sections in cascade on one channel: what [`Biquad::run`] computes section after
+/// section, bit for bit (per-sample flush of each section's fed-back output included), up to
+/// four sections at a time as the lanes of one vector. Section `j` of a group runs `2 j`
+/// frames behind the first, fed the previous section's output of two steps before, so a step
+/// waits only on each lane's own recursion (a multiply, a subtraction and the flush) instead
+/// of on every section of the frame in turn. For the vocal chain (five sections) this is two
+/// passes over a block instead of five dependent ones per frame.
+#[derive(Debug, Clone)]
+pub struct MonoChain {
+    groups: Vec<MonoGroup>,
+}
+
+/// Up to four sections (unused lanes hold zero coefficients: they compute exact zeros).
+#[derive(Debug, Clone)]
+struct MonoGroup {
+    c: [f32x4; 5],
+    lanes: usize,
+    /// Per lane: x1, x2 (inputs as fed), y1, y2 (outputs as fed back, flushed).
+    st: [f32x4; 4],
+}
+
+impl MonoChain {
+    /// The cascade of `stages`, state cleared.
+    pub fn new(stages: &[BiquadCoeffs]) -> Self {
+        let groups = stages
+            .chunks(4)
+            .map(|g| {
+                let c = std::array::from_fn(|k| {
+                    let mut v = [0.0f32; 4];
+                    for (lane, s) in g.iter().enumerate() {
+                        v[lane] = s.as_array()[k];
+                    }
+                    f32x4::new(v)
+                });
+                MonoGroup {
+                    c,
+                    lanes: g.len(),
+                    st: [f32x4::ZERO; 4],
+                }
+            })
+            .collect();
+        Self { groups }
+    }
+
+    /// Filter a block in place.
+    pub fn process(&mut self, x: &mut [f32]) {
+        for g in &mut self.groups {
+            g.process(x);
+        }
+    }
+}
+
+impl MonoGroup {
+    /// One step of every lane: the outputs (not flushed) and the state moved on.
+    #[inline(always)]
+    fn step(&self, x: f32x4, st: &mut [f32x4; 4]) -> f32x4 {
+        let [b0, b1, b2, a1, a2] = self.c;
+        let [x1, x2, y1, y2] = *st;
+        // Same operations in the same order as `Biquad::run`.
+        let y = (b0 * x + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
+        let tiny = y.abs().simd_lt(f32x4::splat(1e-20));
+        *st = [x, x1, tiny.bitselect(f32x4::ZERO, y), y1];
+        y
+    }
+
+    fn process(&mut self, x: &mut [f32]) {
+        let n = x.len();
+        let last = self.lanes - 1;
+        // Step t: lane j filters frame t - 2j, fed lane j - 1's output of step t - 2 (kept
+        // in `o2`, before any flush). Lanes outside the block keep their state.
+        let (mut o1, mut o2) = ([0.0f32; 4], [0.0f32; 4]);
+        let mut st = self.st;
+        for t in 0..n + 2 * last {
+            let input = if t < n { x[t] } else { 0.0 };
+            let feed = f32x4::new([input, o2[0], o2[1], o2[2]]);
+            let edge = t < 2 * last || t >= n;
+            let before = st;
+            let y = self.step(feed, &mut st).to_array();
+            if edge {
+                let (mut now, was) = (st.map(f32x4::to_array), before.map(f32x4::to_array));
+                for lane in 0..4 {
+                    let f = t as isize - 2 * lane as isize;
+                    if f < 0 || f >= n as isize {
+                        for (v, w) in now.iter_mut().zip(&was) {
+                            v[lane] = w[lane];
+                        }
+                    }
+                }
+                st = now.map(f32x4::new);
+            }
+            if t >= 2 * last {
+                x[t - 2 * last] = y[last];
+            }
+            (o2, o1) = (o1, y);
+        }
+        self.st = st;
+    }
+}
+
 /// The state of one biquad section on a stereo pair: `[x1, x2, y1, y2]` per channel.
 type StageState = [[f32; 4]; 2];
 
@@ -376,6 +475,46 @@ mod tests {
             }
             prop_assert_eq!(l, el);
             prop_assert_eq!(r, er);
+        }
+    }
+
+    proptest! {
+        /// The mono cascade, up to four sections as lanes, equals the sections one after the
+        /// other sample by sample, bit for bit, whatever the blocks and the number of sections
+        /// (more than four: several groups), with signals small enough that the fed-back
+        /// outputs cross the flush threshold.
+        #[test]
+        fn mono_chain_equals_biquads_in_sequence(
+            x in prop::collection::vec(-1.0f32..1.0, 1..400),
+            scale in prop::sample::select(vec![1.0f32, 1e-18, 3e-20]),
+            stages in 1usize..10,
+            block in 1usize..150,
+        ) {
+            let rate = 44_100.0;
+            let all = [
+                BiquadCoeffs::new(FilterKind::HighPass, 90.0, 0.541, rate),
+                BiquadCoeffs::new(FilterKind::HighPass, 90.0, 1.307, rate),
+                BiquadCoeffs::new(FilterKind::Peaking { gain_db: -2.0 }, 300.0, 1.0, rate),
+                BiquadCoeffs::new(FilterKind::Peaking { gain_db: 2.0 }, 3500.0, 0.8, rate),
+                BiquadCoeffs::new(FilterKind::HighShelf { gain_db: 1.5 }, 10_000.0, 0.7, rate),
+            ];
+            let designs: Vec<BiquadCoeffs> = (0..stages).map(|i| all[i % all.len()]).collect();
+            let x: Vec<f32> = x.iter().map(|v| v * scale).collect();
+            let mut seq: Vec<Biquad> = designs.iter().map(|d| Biquad::new(*d)).collect();
+            let want: Vec<f32> = x
+                .iter()
+                .map(|&v| seq.iter_mut().fold(v, |s, q| q.run(s)))
+                .collect();
+            let mut chain = MonoChain::new(&designs);
+            let mut got = x.clone();
+            let mut i = 0;
+            while i < got.len() {
+                let m = block.min(got.len() - i);
+                chain.process(&mut got[i..i + m]);
+                i += m;
+            }
+            let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            prop_assert_eq!(bits(&got), bits(&want));
         }
     }
 

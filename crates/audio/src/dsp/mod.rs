@@ -11,7 +11,7 @@ mod dynamics;
 mod reverb;
 mod stereo;
 
-pub use biquad::{Biquad, BiquadCoeffs, FilterKind, StereoEq};
+pub use biquad::{Biquad, BiquadCoeffs, FilterKind, MonoChain, StereoEq};
 pub use dynamics::{Compressor, CompressorSettings, EnvelopeFollower, Limiter, LimiterSettings};
 pub use reverb::{Reverb, ReverbSettings};
 pub use stereo::{Doubler, Width, pan_gains};
