@@ -18,6 +18,7 @@
 //! and by hand against `ffmpeg -af ebur128=peak=true` (`docs/render.md`).
 
 use bandmate_core::AudioBuffer;
+use wide::f64x4;
 
 /// The loudness figures of one piece of audio.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -52,6 +53,76 @@ pub fn measure_loudness(audio: &AudioBuffer) -> Loudness {
     let chans: Vec<&[f32]> = audio.channels().iter().map(Vec::as_slice).collect();
     meter.add(&chans);
     meter.finish()
+}
+
+/// K-weighting of a stereo pair over a run of frames: the sums of the squared outputs of the
+/// left and right cascades, each what `s2.run(s1.run(x))` and a sequential sum give, bit for
+/// bit. Stereo: the four sections run as the lanes of one vector — left and right of the first
+/// section, left and right of the second two frames behind, fed the first section's output of
+/// two steps before — so a step waits only on each section's own recursion (a multiply and a
+/// subtraction) instead of on both sections of the frame in turn.
+fn k_weigh_pair(f: [&mut [Biquad64; 2]; 2], l: &[f32], r: &[f32]) -> (f64, f64) {
+    let n = l.len().min(r.len());
+    let [fl, fr] = f;
+    // Lanes [first section left, right, second section left, right].
+    let lane = |get: fn(&Biquad64) -> f64| {
+        f64x4::new([get(&fl[0]), get(&fr[0]), get(&fl[1]), get(&fr[1])])
+    };
+    let (b0, b1, b2) = (lane(|q| q.b[0]), lane(|q| q.b[1]), lane(|q| q.b[2]));
+    let (a1, a2) = (lane(|q| q.a[0]), lane(|q| q.a[1]));
+    let mut st = [
+        lane(|q| q.x1),
+        lane(|q| q.x2),
+        lane(|q| q.y1),
+        lane(|q| q.y2),
+    ];
+    let (mut ea, mut eb) = (0.0f64, 0.0f64);
+    let (mut o1, mut o2) = ([0.0f64; 2], [0.0f64; 2]);
+    for t in 0..n + 2 {
+        let (x, y) = if t < n {
+            (f64::from(l[t]), f64::from(r[t]))
+        } else {
+            (0.0, 0.0)
+        };
+        let feed = f64x4::new([x, y, o2[0], o2[1]]);
+        let [x1, x2, y1, y2] = st;
+        // Same operations in the same order as `Biquad64::run`.
+        let out = (b0 * feed + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
+        let next = [feed, x1, out, y1];
+        let v = out.to_array();
+        if t < 2 || t >= n {
+            // Lanes outside the run keep their state: the first section's for steps n and
+            // n + 1, the second's for steps 0 and 1.
+            let first = t < n;
+            let second = t >= 2;
+            let (now, was) = (next.map(f64x4::to_array), st.map(f64x4::to_array));
+            st = std::array::from_fn(|k| {
+                let (a, b) = (now[k], was[k]);
+                let pick = |keep: bool, i: usize| if keep { a[i] } else { b[i] };
+                f64x4::new([
+                    pick(first, 0),
+                    pick(first, 1),
+                    pick(second, 2),
+                    pick(second, 3),
+                ])
+            });
+        } else {
+            st = next;
+        }
+        if t >= 2 {
+            ea += v[2] * v[2];
+            eb += v[3] * v[3];
+        }
+        (o2, o1) = (o1, [v[0], v[1]]);
+    }
+    for (c, q) in [&mut *fl, &mut *fr].into_iter().enumerate() {
+        let [x1, x2, y1, y2] = st.map(f64x4::to_array);
+        for (s, q) in q.iter_mut().enumerate() {
+            let i = 2 * s + c;
+            (q.x1, q.x2, q.y1, q.y2) = (x1[i], x2[i], y1[i], y2[i]);
+        }
+    }
+    (ea, eb)
 }
 
 /// One biquad section in direct form I, in f64 (the K-weighting high-pass sits at 38 Hz, where
@@ -470,19 +541,12 @@ impl LoudnessMeter {
         while i < n {
             let take = (self.sub_len - self.sub_pos).min(n - i);
             if channels.len() == 2 && self.filters.len() == 2 {
-                // Stereo: both channels in one loop, so their recursions overlap.
                 let (f0, f1) = self.filters.split_at_mut(1);
-                let ([a1, a2], [b1, b2]) = (&mut f0[0], &mut f1[0]);
-                let (mut ea, mut eb) = (0.0f64, 0.0f64);
-                for (&x, &y) in channels[0][i..i + take]
-                    .iter()
-                    .zip(&channels[1][i..i + take])
-                {
-                    let u = a2.run(a1.run(f64::from(x)));
-                    let v = b2.run(b1.run(f64::from(y)));
-                    ea += u * u;
-                    eb += v * v;
-                }
+                let (ea, eb) = k_weigh_pair(
+                    [&mut f0[0], &mut f1[0]],
+                    &channels[0][i..i + take],
+                    &channels[1][i..i + take],
+                );
                 self.sub_acc[0] += ea;
                 self.sub_acc[1] += eb;
             } else {
@@ -913,6 +977,44 @@ mod tests {
             "{} vs {tp}",
             ours.true_peak_dbtp
         );
+    }
+
+    proptest! {
+        /// The stereo K-weighting as four lanes gives each channel's sections one after the
+        /// other and the sequential sum of squares, bit for bit, whatever the runs.
+        #[test]
+        fn stereo_k_weighting_equals_the_sections_in_sequence(
+            x in prop::collection::vec(-1.0f32..1.0, 0..300),
+            run in 1usize..40,
+        ) {
+            let rate = 44_100.0;
+            let r: Vec<f32> = x.iter().rev().map(|v| 0.7 * v).collect();
+            let mut lanes = [k_weighting(rate), k_weighting(rate)];
+            let mut seq = lanes;
+            let mut i = 0;
+            while i < x.len() {
+                let m = run.min(x.len() - i);
+                let (f0, f1) = lanes.split_at_mut(1);
+                let got = k_weigh_pair([&mut f0[0], &mut f1[0]], &x[i..i + m], &r[i..i + m]);
+                let mut want = [0.0f64; 2];
+                for (c, ch) in [&x, &r].into_iter().enumerate() {
+                    let [s1, s2] = &mut seq[c];
+                    for &v in &ch[i..i + m] {
+                        let y = s2.run(s1.run(f64::from(v)));
+                        want[c] += y * y;
+                    }
+                }
+                prop_assert_eq!(got.0.to_bits(), want[0].to_bits());
+                prop_assert_eq!(got.1.to_bits(), want[1].to_bits());
+                i += m;
+            }
+            for (a, b) in lanes.iter().flatten().zip(seq.iter().flatten()) {
+                prop_assert_eq!(
+                    [a.x1, a.x2, a.y1, a.y2].map(f64::to_bits),
+                    [b.x1, b.x2, b.y1, b.y2].map(f64::to_bits)
+                );
+            }
+        }
     }
 
     proptest! {
