@@ -241,7 +241,8 @@ impl Engine {
     ///
     /// Memory: the decoded audio is consumed and freed as soon as the analysis signal (16 kHz)
     /// and the prepared vocal (2 bytes a sample) exist. With two or more threads the vocal is
-    /// prepared on a scoped thread while the analysis runs on this one.
+    /// prepared on a scoped thread, started first, while the analysis (its resampling to
+    /// 16 kHz included) runs on this one.
     pub fn prepare_decoded(
         &self,
         decoded: Decoded,
@@ -253,7 +254,6 @@ impl Engine {
         let Decoded { audio, codec } = decoded;
         let duration_s = audio.duration_s();
         let gender = params.vocal_gender;
-        let signal = bandmate_analysis::frontend::prepare(&audio);
         let analyse = |signal| {
             bandmate_analysis::analyze_signal(signal, duration_s, &settings).map_err(|e| match e {
                 AnalysisError::NoMelody { .. } => EngineError::Unusable(e.to_string()),
@@ -261,17 +261,22 @@ impl Engine {
             })
         };
         let (analysis, vocal) = if self.config.threads >= 2 {
-            std::thread::scope(|s| {
-                let vocal = s.spawn(move || VocalTrack::new(&audio, gender).map_err(render_error));
-                let analysis = analyse(signal);
+            let both = std::thread::scope(|s| {
+                // The vocal thread starts first, beside the analysis's own resampling.
+                let audio = &audio;
+                let vocal = s.spawn(move || VocalTrack::new(audio, gender).map_err(render_error));
+                let analysis = analyse(bandmate_analysis::frontend::prepare(audio));
                 let vocal = vocal.join().unwrap_or_else(|_| {
                     Err(EngineError::Internal(
                         "the vocal preparation panicked".into(),
                     ))
                 });
                 (analysis, vocal)
-            })
+            });
+            drop(audio);
+            both
         } else {
+            let signal = bandmate_analysis::frontend::prepare(&audio);
             let vocal = VocalTrack::new(&audio, gender).map_err(render_error);
             drop(audio);
             (analyse(signal), vocal)
