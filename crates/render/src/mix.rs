@@ -788,7 +788,6 @@ fn mix_sources(
     Ok(m)
 }
 
-/// Pass 1: parts in parallel, the bus on the calling thread.
 /// How many chunks a part may be rendered ahead of the bus in the first pass.
 const PASS1_LEAD: usize = 4;
 
@@ -815,7 +814,7 @@ struct Schedule {
     /// Chunks the bus has mixed, and whether a worker is mixing the next one.
     bus_at: usize,
     bus_busy: bool,
-    /// Rendered shares waiting for the bus (at most `PASS1_LEAD + 1` chunks of every part).
+    /// Rendered shares waiting for the bus (at most [`PASS1_LEAD`] chunks of every part).
     done: Vec<Acc>,
     /// Spent buffers.
     pool: Vec<Acc>,
@@ -882,6 +881,8 @@ impl Schedule {
     }
 }
 
+/// Pass 1: the parts' chunks and the bus's, shared by up to `threads` workers (see
+/// [`Schedule`]); the calling thread waits.
 fn run_pass1(parts: &[Mutex<PartState>], frames: usize, threads: usize, profile: &Profile) -> Bus {
     let n_parts = parts.len();
     let n_chunks = frames.div_ceil(CHUNK);
