@@ -312,9 +312,9 @@ type StageState = [[f32; 4]; 2];
 /// A section's recursion waits for its previous output (a multiply and a subtraction), so one
 /// section on two channels leaves most of the processor idle. Sections are therefore run in
 /// pairs as one four-lane recursion — left and right of the first section, left and right of
-/// the second one frame behind — as one vector operation per step (`wide::f32x4`);
-/// the arithmetic of each lane is that of the section alone, so the output is the same bit
-/// for bit (`stereo_eq_equals_biquads_in_sequence`).
+/// the second two frames behind — as one vector operation per step (`wide::f32x4`); the
+/// arithmetic of each lane is that of the section alone, so the output is the same bit for
+/// bit (`stereo_eq_equals_biquads_in_sequence`).
 #[derive(Debug, Clone)]
 pub struct StereoEq {
     c: Vec<[f32; 5]>,
