@@ -115,8 +115,8 @@ fn k_weigh_pair(f: [&mut [Biquad64; 2]; 2], l: &[f32], r: &[f32]) -> (f64, f64) 
         }
         (o2, o1) = (o1, [v[0], v[1]]);
     }
+    let [x1, x2, y1, y2] = st.map(f64x4::to_array);
     for (c, q) in [&mut *fl, &mut *fr].into_iter().enumerate() {
-        let [x1, x2, y1, y2] = st.map(f64x4::to_array);
         for (s, q) in q.iter_mut().enumerate() {
             let i = 2 * s + c;
             (q.x1, q.x2, q.y1, q.y2) = (x1[i], x2[i], y1[i], y2[i]);

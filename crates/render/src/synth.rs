@@ -24,7 +24,7 @@
 //!
 //! Threading: a `PartPlayer` borrows the font immutably; run one per thread.
 
-use bandmate_audio::dsp::{BiquadCoeffs, FilterKind};
+use bandmate_audio::dsp::{BiquadCoeffs, FilterKind, flush_tiny};
 use bandmate_core::Part;
 
 use crate::soundfont::{Preset, SoundFont, Zone, op};
@@ -264,17 +264,16 @@ fn filter_batch<const L: usize>(voices: &mut [Voice], idx: &[usize], n: usize) {
         y1 = y;
         *xt = y;
     }
-    let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
     for (lane, &vi) in idx.iter().enumerate().take(L) {
         let v = &mut voices[vi];
         for (b, xt) in v.buf[..n].iter_mut().zip(&x[..n]) {
             *b = xt[lane];
         }
         if let FilterUse::Own(f) = &mut v.filter {
-            f.x1 = flush(x1[lane]);
-            f.x2 = flush(x2[lane]);
-            f.y1 = flush(y1[lane]);
-            f.y2 = flush(y2[lane]);
+            f.x1 = flush_tiny(x1[lane]);
+            f.x2 = flush_tiny(x2[lane]);
+            f.y1 = flush_tiny(y1[lane]);
+            f.y2 = flush_tiny(y2[lane]);
         }
     }
 }
@@ -330,10 +329,19 @@ impl FilterGroup {
             *ol += yl;
             *or += yr;
         }
-        let flush = |v: f32| if v.abs() < 1e-20 { 0.0 } else { v };
         self.state = [
-            [flush(lx1), flush(lx2), flush(ly1), flush(ly2)],
-            [flush(rx1), flush(rx2), flush(ry1), flush(ry2)],
+            [
+                flush_tiny(lx1),
+                flush_tiny(lx2),
+                flush_tiny(ly1),
+                flush_tiny(ly2),
+            ],
+            [
+                flush_tiny(rx1),
+                flush_tiny(rx2),
+                flush_tiny(ry1),
+                flush_tiny(ry2),
+            ],
         ];
     }
 }

@@ -5,6 +5,8 @@ use std::f64::consts::PI;
 
 use wide::f32x4;
 
+use super::{FLUSH_BELOW, flush_tiny};
+
 /// The filter shapes of the cookbook that the mix uses.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum FilterKind {
@@ -189,7 +191,7 @@ impl Biquad {
         self.x1 = x;
         self.y2 = self.y1;
         // Flush denormals: a decaying tail must not slow the whole chain down.
-        self.y1 = if y.abs() < 1e-20 { 0.0 } else { y };
+        self.y1 = flush_tiny(y);
         y
     }
 
@@ -255,15 +257,13 @@ impl MonoChain {
 }
 
 impl MonoGroup {
-    /// One step of every lane: the outputs (not flushed) and the state moved on.
+    /// One step of every lane: the outputs (not flushed) and the state moved on, its newest
+    /// output flushed as `Biquad::run` flushes it.
     #[inline(always)]
     fn step(&self, x: f32x4, st: &mut [f32x4; 4]) -> f32x4 {
-        let [b0, b1, b2, a1, a2] = self.c;
-        let [x1, x2, y1, y2] = *st;
-        // Same operations in the same order as `Biquad::run`.
-        let y = (b0 * x + b1 * x1 + b2 * x2 - a2 * y2) - a1 * y1;
-        let tiny = y.abs().simd_lt(f32x4::splat(1e-20));
-        *st = [x, x1, tiny.bitselect(f32x4::ZERO, y), y1];
+        let y = lanes_step(&self.c, x, st);
+        let tiny = y.abs().simd_lt(f32x4::splat(FLUSH_BELOW));
+        st[2] = tiny.bitselect(f32x4::ZERO, y);
         y
     }
 
@@ -346,16 +346,12 @@ impl StereoEq {
     }
 }
 
-fn flush(v: f32) -> f32 {
-    if v.abs() < 1e-20 { 0.0 } else { v }
-}
-
 /// One section on a stereo pair, outputs in place, state flushed at the end.
 fn one_stage(c: [f32; 5], s: StageState, l: &mut [f32], r: &mut [f32]) -> StageState {
     let [x1, x2, y1, y2] = run_pair(c, s, l, r).map(f32x4::to_array);
     [
-        [x1[0], x2[0], y1[0], y2[0]].map(flush),
-        [x1[1], x2[1], y1[1], y2[1]].map(flush),
+        [x1[0], x2[0], y1[0], y2[0]].map(flush_tiny),
+        [x1[1], x2[1], y1[1], y2[1]].map(flush_tiny),
     ]
 }
 
@@ -425,8 +421,8 @@ fn two_stages(
     let [x1, x2, y1, y2] = st.map(f32x4::to_array);
     (l[n - 2], r[n - 2], l[n - 1], r[n - 1]) = (y2[0], y2[1], y1[0], y1[1]);
     *s0 = [
-        [x1[0], x2[0], y1[0], y2[0]].map(flush),
-        [x1[1], x2[1], y1[1], y2[1]].map(flush),
+        [x1[0], x2[0], y1[0], y2[0]].map(flush_tiny),
+        [x1[1], x2[1], y1[1], y2[1]].map(flush_tiny),
     ];
     *s1 = one_stage(
         c[1],

@@ -9,6 +9,7 @@
 //! the whole reverb costs a few nanoseconds a frame.
 
 use super::biquad::{BiquadCoeffs, FilterKind, StereoEq};
+use super::flush_tiny;
 
 /// Reverb settings.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -55,14 +56,6 @@ const DIFFUSER_GAIN: f32 = 0.6;
 /// Frames per processing block: at most the shortest diffuser delay (3.59 ms = 158 frames at
 /// 44.1 kHz), so every delay read in a block reaches back before the block.
 const MAX_BLOCK: usize = 128;
-
-/// Zero under 1e-20 (-400 dB): what circulates in the delay lines after the input stops would
-/// otherwise decay into subnormal numbers, which cost a microcode assist per operation on Intel
-/// cores. A select, not a branch, so the loops stay vectorised.
-#[inline(always)]
-fn flush_tiny(v: f32) -> f32 {
-    if v.abs() < 1e-20 { 0.0 } else { v }
-}
 
 #[derive(Debug, Clone)]
 struct Ring {
