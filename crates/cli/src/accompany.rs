@@ -193,25 +193,33 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         model,
         seed: args.seed,
     };
-    let input = std::fs::read(&args.vocal)
-        .with_context(|| format!("cannot read {}", args.vocal.display()))?;
     let ext = args.vocal.extension().and_then(|e| e.to_str());
-    let engine = Engine::new(EngineConfig {
+    let config = EngineConfig {
         soundfont: args.soundfont.clone(),
         stems: args.stems.is_some(),
         ..EngineConfig::default()
-    })
-    .context("cannot start the engine")?;
+    };
+    let limits = config.decode_limits.clone();
 
     let started = Instant::now();
     let mut lines = StageLines::new();
-    // Decode, then free the file's bytes before the analysis: for a 10-minute WAV they are
-    // 53 MB the rest of the run does not need.
     lines.stage(Stage::Decode);
-    let decoded = engine
-        .decode(&input, ext)
-        .with_context(|| format!("{}", args.vocal.display()))?;
-    drop(input);
+    // The SoundFont loads on a thread of its own while this one reads and decodes the vocal:
+    // each is one core's work, reading a file and converting it. The file's bytes are freed
+    // before the analysis: for a 10-minute WAV they are 53 MB the rest of the run does not
+    // need. Errors come in the order the steps would run one after another: the vocal cannot
+    // be read, the engine cannot start, the vocal cannot be decoded.
+    let (decoded, engine) = std::thread::scope(|s| {
+        let engine = s.spawn(|| Engine::new(config));
+        let decoded = std::fs::read(&args.vocal)
+            .map(|bytes| bandmate_audio::decode_mono(&bytes, ext, &limits));
+        (decoded, engine.join())
+    });
+    let decoded = decoded.with_context(|| format!("cannot read {}", args.vocal.display()))?;
+    let engine = engine
+        .map_err(|_| anyhow::anyhow!("cannot start the engine: loading the SoundFont panicked"))?
+        .context("cannot start the engine")?;
+    let decoded = decoded.with_context(|| format!("{}", args.vocal.display()))?;
     let prepared = engine
         .prepare_decoded(decoded, &params, &mut |s| lines.stage(s))
         .with_context(|| format!("{}", args.vocal.display()))?;
