@@ -16,8 +16,10 @@
 //!
 //! `audioWeight` (λ) sets the balance: the melody term is scaled by `1.3 (0.3 + 1.4 λ)` and
 //! the habit term by `1.6 - 1.2 λ` (so at the default 0.65 one beat of a sung non-chord tone
-//! weighs about as much as an unlikely chord change). Phrase ends (`Analysis::phrases`) pull towards a cadence:
-//! the tonic on the phrase's last note and the dominant just before. On strong beats (the
+//! weighs about as much as an unlikely chord change). Phrase ends (`Analysis::phrases`) pull
+//! towards the cadence the phrase's final sung tone implies: the tonic on its last note and
+//! the dominant just before where it ends on 1 or 3 (authentic), the dominant where it ends on
+//! 2, 5 or 7 (half cadence), nothing where it ends elsewhere. On strong beats (the
 //! downbeat and, in even meters, the middle of the bar) a chord must contain the sung note or
 //! a tension the style allows — a hard constraint, which the vocabulary can always meet.
 //!
@@ -483,7 +485,9 @@ impl Scorer {
                 }
             }
         }
-        // cadences: the tonic where a phrase's last note lands, the dominant just before
+        // cadences where a phrase's last note lands, of the kind its final sung tone implies:
+        // the tonic after the dominant where it ends on 1 or 3, the dominant (a half cadence)
+        // where it ends on 2, 5 or 7, none elsewhere (`model::cadence_for`)
         let targets = model::cadence_targets(lean);
         let cad = habits.cadence.clamp(0.0, 1.0) * 1.6 * w_hab;
         for ph in &a.phrases {
@@ -495,10 +499,19 @@ impl Scorer {
             if arrive >= n {
                 continue;
             }
+            // the phrase's final tone: its last note sung clearly enough to trust (the
+            // strong-beat rule's thresholds), so a short glitch at the end does not name it
+            let final_note = a.notes[ph.first_note..ph.end_note]
+                .iter()
+                .rev()
+                .find(|x| x.salience >= 0.25 && x.duration() >= 0.1)
+                .unwrap_or(last);
+            let rel = major_tonic.interval_to(PitchClass::new(final_note.midi(a.tuning_cents)));
+            let ending = model::cadence_for(lean, rel);
             let until = (grid.beat_at(last.offset).floor().max(arrive as f64) as usize).min(n - 1);
             for i in arrive..=until.min(arrive + bpb) {
                 for (c, cand) in cands.iter().enumerate() {
-                    for &(fam, w_arr, _) in &targets {
+                    for &(fam, w_arr, _) in &ending {
                         if cand.family == fam {
                             fixed[i * k + c] += cad * w_arr;
                         }
@@ -507,7 +520,7 @@ impl Scorer {
             }
             for i in arrive.saturating_sub(2)..arrive {
                 for (c, cand) in cands.iter().enumerate() {
-                    for &(fam, _, w_app) in &targets {
+                    for &(fam, _, w_app) in &ending {
                         if cand.family == fam {
                             fixed[i * k + c] += 0.6 * cad * w_app;
                         }
