@@ -17,13 +17,11 @@
 use std::path::PathBuf;
 
 use bandmate_analysis::{AnalysisError, AnalysisSettings};
-use bandmate_audio::{
-    DecodeError, DecodeLimits, Decoded, Mp3Settings, WavSampleFormat, encode_mp3,
-};
+use bandmate_audio::{DecodeError, DecodeLimits, Decoded, Mp3Settings, WavSampleFormat};
 use bandmate_compose::ComposeError;
-use bandmate_core::{Analysis, Arrangement, AudioBuffer, GenerationParams, Plan, spell_chart};
+use bandmate_core::{Analysis, Arrangement, GenerationParams, Part, Plan, spell_chart};
 use bandmate_render::{
-    Mix, MixSettings, OutputRequest, RenderError, Renderer, VocalTrack, cover_png,
+    Mix, MixSettings, MixedVocal, OutputRequest, RenderError, Renderer, VocalTrack, cover_png,
 };
 
 /// Engine settings, with documented defaults.
@@ -412,7 +410,8 @@ impl Engine {
         let report = out.report;
         let stems = if self.config.stems {
             progress(Stage::Stems(variation));
-            self.stems(prepared, &arrangement, &settings, &mix, report.start_s)?
+            // The band's bus is freed first: only the vocal's place in the mix is needed.
+            self.stems(prepared, &arrangement, &settings, &mix.into_vocal())?
         } else {
             Vec::new()
         };
@@ -432,63 +431,40 @@ impl Engine {
     }
 
     /// One MP3 per part, dry (no bus processing), aligned with the song MP3, then the vocal as
-    /// mixed. Parts are synthesised one at a time so only one stem is in memory.
+    /// mixed: each rendered and encoded a chunk at a time, on the configured threads
+    /// ([`bandmate_render::encode_stems`]).
     fn stems(
         &self,
         prepared: &Prepared,
         arrangement: &Arrangement,
         settings: &MixSettings,
-        mix: &Mix,
-        start_s: f64,
+        vocal: &MixedVocal,
     ) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
-        let skip = (start_s * f64::from(bandmate_render::RATE)).round() as usize;
-        let trim = |audio: AudioBuffer| -> Result<AudioBuffer, EngineError> {
-            if skip == 0 {
-                return Ok(audio);
-            }
-            let rate = audio.rate();
-            let channels = audio
-                .into_channels()
-                .into_iter()
-                .map(|c| c.get(skip..).unwrap_or(&[]).to_vec())
-                .collect();
-            AudioBuffer::new(rate, channels).map_err(|e| EngineError::Internal(e.to_string()))
+        let title = &prepared.params.title;
+        let tags = |part: Option<&Part>| {
+            let name = part.map_or("vocal", |p| p.name.as_str());
+            Self::tags(prepared, format!("{title} — {name}"))
         };
-        let mut out: Vec<(String, Vec<u8>)> = Vec::new();
-        for part in &arrangement.parts {
-            let single = Arrangement {
-                parts: vec![part.clone()],
-                ..arrangement.clone()
-            };
-            let stems = self
-                .renderer
-                .render_stems(&single, &settings.render)
-                .map_err(render_error)?;
-            for stem in stems {
-                let audio = trim(stem.audio)?;
-                let mp3 = encode_mp3(
-                    &audio,
-                    &Self::tags(
-                        prepared,
-                        format!("{} — {}", prepared.params.title, part.name),
-                    ),
-                )
-                .map_err(|e| EngineError::Generation(e.to_string()))?;
-                out.push((unique_name(&out, &slug(&part.name)), mp3));
-            }
-        }
-        let vocal = mix.vocal();
-        let mp3 = encode_mp3(
-            &vocal,
-            &Self::tags(prepared, format!("{} — vocal", prepared.params.title)),
+        let mp3s = bandmate_render::encode_stems(
+            &self.renderer,
+            arrangement,
+            vocal,
+            &settings.render,
+            &tags,
         )
-        .map_err(|e| EngineError::Generation(e.to_string()))?;
-        out.push((unique_name(&out, "vocal"), mp3));
+        .map_err(render_error)?;
+        let names = arrangement
+            .parts
+            .iter()
+            .map(|p| slug(&p.name))
+            .chain(std::iter::once("vocal".to_string()));
+        let mut out: Vec<(String, Vec<u8>)> = Vec::with_capacity(mp3s.len());
+        for (name, mp3) in names.zip(mp3s) {
+            out.push((unique_name(&out, &name), mp3));
+        }
         Ok(out)
     }
 
-    /// The track's plan and arrangement summary, in the MP3's time (song time minus the
-    /// trimmed lead-in): what the player runs under the playhead.
     fn track_json(
         &self,
         prepared: &Prepared,

@@ -1,6 +1,7 @@
 //! Makes it sound like a record: SoundFont synthesis of the arranged parts ([`Renderer`]), the
 //! mixing chain ([`Renderer::mix`], [`mix`], [`mix_stems`]; outputs with [`Mix::encode`]), the
-//! prepared vocal ([`VocalTrack`]) and cover art ([`cover_png`]).
+//! per-part stems as MP3s ([`encode_stems`]), the prepared vocal ([`VocalTrack`]) and cover art
+//! ([`cover_png`]).
 //!
 //! ```text
 //! Arrangement ──Renderer──► per-part audio ──mix──► band bus ─┬─► instrumental master ─► MP3/WAV
@@ -17,6 +18,7 @@ mod cover;
 mod mix;
 mod renderer;
 mod soundfont;
+mod stems;
 mod synth;
 mod vocal;
 
@@ -24,9 +26,10 @@ mod vocal;
 mod testband;
 
 pub use cover::{COVER_SIZE, cover_png};
-pub use mix::{Mix, MixReport, MixSettings, OutputRequest, Outputs, mix, mix_stems};
+pub use mix::{Mix, MixReport, MixSettings, MixedVocal, OutputRequest, Outputs, mix, mix_stems};
 pub use renderer::{RenderSettings, Renderer, Stem};
 pub use soundfont::{Preset, SoundFont, Zone};
+pub use stems::encode_stems;
 pub use vocal::VocalTrack;
 
 use bandmate_audio::EncodeError;

@@ -1668,34 +1668,104 @@ impl Mix {
     /// The vocal as mixed into the song (dry and its reverb, at the song's master gain, before
     /// the limiter), stereo, on the outputs' timeline.
     pub fn vocal(&self) -> AudioBuffer {
+        self.mixed_vocal().audio()
+    }
+
+    /// The vocal as this mix places it, without the band: what the vocal's stem needs once the
+    /// outputs are encoded. The band's bus (2 bytes a frame and channel: 110 MB for a
+    /// 10-minute song) is freed with the mix.
+    pub fn into_vocal(self) -> MixedVocal {
+        self.mixed_vocal()
+    }
+
+    fn mixed_vocal(&self) -> MixedVocal {
         let p = &self.plan;
-        let mut rev = Reverb::new(p.reverb, RATE as f32);
-        let n_all = p.end;
+        MixedVocal {
+            vocal: self.vocal.clone(),
+            start: p.start,
+            end: p.end,
+            offset: p.offset,
+            gain: p.vocal_gain * p.song_gain,
+            send: p.vocal_send,
+            reverb: p.reverb,
+        }
+    }
+}
+
+/// The vocal as a finished mix places it ([`Mix::into_vocal`]): the prepared vocal with its
+/// level, reverb send and place on the outputs' timeline, the band left out.
+#[derive(Debug, Clone)]
+pub struct MixedVocal {
+    vocal: VocalTrack,
+    /// Song frames of the outputs: [start, end).
+    start: usize,
+    end: usize,
+    /// Vocal frame = song frame - offset.
+    offset: i64,
+    /// The vocal's gain times the song's master gain.
+    gain: f32,
+    send: f32,
+    reverb: ReverbSettings,
+}
+
+impl MixedVocal {
+    /// Frames of the outputs (and of this vocal).
+    pub fn frames(&self) -> usize {
+        self.end - self.start
+    }
+
+    /// The first song frame the outputs keep (the lead-in before it is trimmed).
+    pub(crate) fn start_frame(&self) -> usize {
+        self.start
+    }
+
+    /// The vocal, dry and its reverb, stereo, whole ([`Mix::vocal`]).
+    pub fn audio(&self) -> AudioBuffer {
         let (mut l, mut r) = (
             Vec::with_capacity(self.frames()),
             Vec::with_capacity(self.frames()),
         );
+        self.chunks(|a, b| {
+            l.extend_from_slice(a);
+            r.extend_from_slice(b);
+            Ok::<(), std::convert::Infallible>(())
+        })
+        .unwrap_or_else(|never| match never {});
+        AudioBuffer::new(SampleRate::CD, vec![l, r]).expect("two equal channels")
+    }
+
+    /// [`MixedVocal::audio`] a chunk at a time (left, right), in order, without holding it
+    /// whole; stops at the first error `sink` returns.
+    pub(crate) fn chunks<E>(
+        &self,
+        mut sink: impl FnMut(&[f32], &[f32]) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let mut rev = Reverb::new(self.reverb, RATE as f32);
         let mut v = vec![0.0f32; CHUNK];
         let mut s = vec![0.0f32; CHUNK];
         let (mut wl, mut wr) = (vec![0.0f32; CHUNK], vec![0.0f32; CHUNK]);
-        let g = p.vocal_gain * p.song_gain;
+        let (mut ol, mut or) = (vec![0.0f32; CHUNK], vec![0.0f32; CHUNK]);
+        let g = self.gain;
         let mut pos = 0;
-        while pos < n_all {
-            let n = CHUNK.min(n_all - pos);
-            self.vocal.read(pos as i64 - p.offset, &mut v[..n]);
+        while pos < self.end {
+            let n = CHUNK.min(self.end - pos);
+            self.vocal.read(pos as i64 - self.offset, &mut v[..n]);
             for (a, b) in s[..n].iter_mut().zip(&v[..n]) {
-                *a = b * p.vocal_send;
+                *a = b * self.send;
             }
             rev.process(&s[..n], &s[..n], &mut wl[..n], &mut wr[..n]);
-            for i in 0..n {
-                if pos + i >= p.start {
-                    l.push(g * (v[i] + wl[i]));
-                    r.push(g * (v[i] + wr[i]));
-                }
+            // Frames before the outputs' start are processed (the reverb's state) but left out.
+            let from = self.start.saturating_sub(pos).min(n);
+            for i in from..n {
+                ol[i] = g * (v[i] + wl[i]);
+                or[i] = g * (v[i] + wr[i]);
+            }
+            if from < n {
+                sink(&ol[from..n], &or[from..n])?;
             }
             pos += n;
         }
-        AudioBuffer::new(SampleRate::CD, vec![l, r]).expect("two equal channels")
+        Ok(())
     }
 }
 
