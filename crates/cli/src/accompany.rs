@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use bandmate_core::{GenerationParams, ModelProfile, VocalGender, Weight};
-use bandmate_engine::{Engine, EngineConfig, Stage, WavKind};
+use bandmate_engine::{Engine, EngineConfig, EngineError, Stage, WavKind};
 use indicatif::{MultiProgress, ProgressBar, ProgressStyle};
 
 /// Arguments of `bandmate accompany`.
@@ -218,7 +218,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let decoded = decoded.with_context(|| format!("cannot read {}", args.vocal.display()))?;
     let engine = engine
         .map_err(|_| anyhow::anyhow!("cannot start the engine: loading the SoundFont panicked"))?
-        .context("cannot start the engine")?;
+        .map_err(|e| match e {
+            // What the service calls an internal error is the user's own setting here (the
+            // SoundFont path): say what is wrong without calling it internal.
+            EngineError::Internal(why) => anyhow::anyhow!("cannot start the engine: {why}"),
+            other => anyhow::anyhow!("cannot start the engine: {other}"),
+        })?;
     let decoded = decoded.with_context(|| format!("{}", args.vocal.display()))?;
     let prepared = engine
         .prepare_decoded(decoded, &params, &mut |s| lines.stage(s))

@@ -346,14 +346,13 @@ fn accompany_errors_are_one_clear_line_and_write_nothing() {
     std::fs::write(&not_font, b"RIFF\x04\x00\x00\x00sfbk").unwrap();
     assert_eq!(
         fails(&dir, &not_font, &[take]),
-        "bandmate: cannot start the engine: internal error: the SoundFont cannot be used: \
-         no sample data (smpl chunk)"
+        "bandmate: cannot start the engine: the SoundFont cannot be used: no sample data (smpl chunk)"
     );
     let none = dir.join("none.sf2");
     assert_eq!(
         fails(&dir, &none, &[take]),
         format!(
-            "bandmate: cannot start the engine: internal error: cannot open the SoundFont {}: \
+            "bandmate: cannot start the engine: cannot open the SoundFont {}: \
              No such file or directory (os error 2)",
             none.display()
         )
