@@ -465,6 +465,8 @@ impl Engine {
         Ok(out)
     }
 
+    /// The track's plan and arrangement summary, in the MP3's time (song time minus the
+    /// trimmed lead-in): what the player runs under the playhead.
     fn track_json(
         &self,
         prepared: &Prepared,

@@ -48,22 +48,31 @@ pub fn encode_stems(
         None => encode_vocal(vocal, &tags(None)),
     };
     std::thread::scope(|s| {
-        for _ in 0..settings.threads.clamp(1, jobs) {
-            s.spawn(|| {
-                while !failed.load(Ordering::Relaxed) {
-                    let job = next.fetch_add(1, Ordering::Relaxed);
-                    if job >= jobs {
-                        break;
+        let workers: Vec<_> = (0..settings.threads.clamp(1, jobs))
+            .map(|_| {
+                s.spawn(|| {
+                    while !failed.load(Ordering::Relaxed) {
+                        let job = next.fetch_add(1, Ordering::Relaxed);
+                        if job >= jobs {
+                            break;
+                        }
+                        let result = stem(job);
+                        if result.is_err() {
+                            failed.store(true, Ordering::Relaxed);
+                        }
+                        if let Ok(mut d) = done.lock() {
+                            d[job] = Some(result);
+                        }
                     }
-                    let result = stem(job);
-                    if result.is_err() {
-                        failed.store(true, Ordering::Relaxed);
-                    }
-                    if let Ok(mut d) = done.lock() {
-                        d[job] = Some(result);
-                    }
-                }
-            });
+                })
+            })
+            .collect();
+        // Joined here, not by the scope: a worker that panicked leaves its stem missing (an
+        // error below) instead of taking the caller down.
+        for w in workers {
+            if w.join().is_err() {
+                failed.store(true, Ordering::Relaxed);
+            }
         }
     });
     let done = done
