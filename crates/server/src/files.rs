@@ -6,6 +6,7 @@
 //! `<public base>/files/<file id>/<name>`: the 128-bit random id is the secret (like
 //! upstream's CDN links), the name is for people and browsers.
 
+use std::borrow::Cow;
 use std::io::SeekFrom;
 use std::path::{Path, PathBuf};
 
@@ -52,6 +53,26 @@ impl FileStore {
         }
         let tmp = path.with_extension(format!("tmp-{}", random_hex(4)));
         tokio::fs::write(&tmp, bytes).await?;
+        tokio::fs::rename(&tmp, &path).await
+    }
+
+    /// Write the concatenation of `pieces` atomically at `rel`, without joining them in
+    /// memory first.
+    pub async fn write_pieces(&self, rel: &str, pieces: &[Cow<'_, [u8]>]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        let (tmp, path) = self.temp_for(rel).await?;
+        let written = async {
+            let mut f = tokio::fs::File::create(&tmp).await?;
+            for p in pieces {
+                f.write_all(p).await?;
+            }
+            f.flush().await
+        }
+        .await;
+        if let Err(e) = written {
+            let _ = tokio::fs::remove_file(&tmp).await;
+            return Err(e);
+        }
         tokio::fs::rename(&tmp, &path).await
     }
 
@@ -232,29 +253,40 @@ pub async fn serve(
 /// A ZIP archive (method "stored": the members are MP3s, which do not compress) of
 /// `(name, bytes)` members. APPNOTE.TXT 6.3 layout: local headers, data, central directory,
 /// end record; no ZIP64, so members and the archive stay below 4 GiB (stems are far smaller).
-pub fn zip_stored(members: &[(String, Vec<u8>)]) -> Vec<u8> {
-    let mut out = Vec::new();
+pub fn zip_stored(members: &[(String, &[u8])]) -> Vec<u8> {
+    zip_stored_pieces(members).concat()
+}
+
+/// [`zip_stored`] as the pieces to write one after another: the headers (owned) and the
+/// members' own bytes (borrowed), so an archive of large members is written without a copy of
+/// them ([`FileStore::write_pieces`]).
+pub fn zip_stored_pieces<'a>(members: &[(String, &'a [u8])]) -> Vec<Cow<'a, [u8]>> {
+    let mut pieces: Vec<Cow<'a, [u8]>> = Vec::with_capacity(2 * members.len() + 1);
+    let mut offset = 0usize;
     let mut central = Vec::new();
     // 1980-01-01 00:00 in MS-DOS format: no clock in the archive keeps it reproducible.
     let (dos_time, dos_date) = (0u16, (1u16 << 5) | 1);
     for (name, data) in members {
         let crc = crc32fast::hash(data);
-        let offset = out.len() as u32;
+        let local_offset = offset as u32;
         let name = name.as_bytes();
         let size = data.len() as u32;
-        out.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        out.extend_from_slice(&20u16.to_le_bytes()); // version needed
-        out.extend_from_slice(&0u16.to_le_bytes()); // flags
-        out.extend_from_slice(&0u16.to_le_bytes()); // stored
-        out.extend_from_slice(&dos_time.to_le_bytes());
-        out.extend_from_slice(&dos_date.to_le_bytes());
-        out.extend_from_slice(&crc.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&size.to_le_bytes());
-        out.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        out.extend_from_slice(&0u16.to_le_bytes());
-        out.extend_from_slice(name);
-        out.extend_from_slice(data);
+        let mut head = Vec::with_capacity(30 + name.len());
+        head.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
+        head.extend_from_slice(&20u16.to_le_bytes()); // version needed
+        head.extend_from_slice(&0u16.to_le_bytes()); // flags
+        head.extend_from_slice(&0u16.to_le_bytes()); // stored
+        head.extend_from_slice(&dos_time.to_le_bytes());
+        head.extend_from_slice(&dos_date.to_le_bytes());
+        head.extend_from_slice(&crc.to_le_bytes());
+        head.extend_from_slice(&size.to_le_bytes());
+        head.extend_from_slice(&size.to_le_bytes());
+        head.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        head.extend_from_slice(&0u16.to_le_bytes());
+        head.extend_from_slice(name);
+        offset += head.len() + data.len();
+        pieces.push(Cow::Owned(head));
+        pieces.push(Cow::Borrowed(data));
 
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         central.extend_from_slice(&20u16.to_le_bytes()); // made by
@@ -267,22 +299,24 @@ pub fn zip_stored(members: &[(String, Vec<u8>)]) -> Vec<u8> {
         central.extend_from_slice(&size.to_le_bytes());
         central.extend_from_slice(&size.to_le_bytes());
         central.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        central.extend_from_slice(&[0u8; 12]); // extra, comment, disk, attrs (internal)
-        central.extend_from_slice(&0u32.to_le_bytes()); // external attrs
-        central.extend_from_slice(&offset.to_le_bytes());
+        // extra field, comment, disk number, internal attributes (2 bytes each)
+        central.extend_from_slice(&[0u8; 8]);
+        central.extend_from_slice(&0u32.to_le_bytes()); // external attributes
+        central.extend_from_slice(&local_offset.to_le_bytes());
         central.extend_from_slice(name);
     }
-    let cd_offset = out.len() as u32;
+    let cd_offset = offset as u32;
     let n = members.len() as u16;
-    out.extend_from_slice(&central);
-    out.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
-    out.extend_from_slice(&[0u8; 4]);
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&n.to_le_bytes());
-    out.extend_from_slice(&(central.len() as u32).to_le_bytes());
-    out.extend_from_slice(&cd_offset.to_le_bytes());
-    out.extend_from_slice(&0u16.to_le_bytes());
-    out
+    let cd_len = central.len() as u32;
+    central.extend_from_slice(&0x0605_4b50u32.to_le_bytes());
+    central.extend_from_slice(&[0u8; 4]);
+    central.extend_from_slice(&n.to_le_bytes());
+    central.extend_from_slice(&n.to_le_bytes());
+    central.extend_from_slice(&cd_len.to_le_bytes());
+    central.extend_from_slice(&cd_offset.to_le_bytes());
+    central.extend_from_slice(&0u16.to_le_bytes());
+    pieces.push(Cow::Owned(central));
+    pieces
 }
 
 #[cfg(test)]
@@ -319,12 +353,60 @@ mod tests {
         );
     }
 
+    /// The members of a stored ZIP, read the way unzip tools read it (APPNOTE.TXT 4.3): from
+    /// the end record to the central directory, and from each central entry to its local
+    /// header and data, checking signatures, names, sizes and CRCs on the way.
+    fn read_zip(z: &[u8]) -> Vec<(String, Vec<u8>)> {
+        let u16_at = |at: usize| u16::from_le_bytes([z[at], z[at + 1]]) as usize;
+        let u32_at = |at: usize| u32::from_le_bytes(z[at..at + 4].try_into().unwrap()) as usize;
+        let eocd = z.len() - 22;
+        assert_eq!(u32_at(eocd), 0x0605_4b50, "end record");
+        let (count, cd_size, cd_off) = (u16_at(eocd + 10), u32_at(eocd + 12), u32_at(eocd + 16));
+        assert_eq!(
+            cd_off + cd_size,
+            eocd,
+            "the central directory ends at the end record"
+        );
+        let mut at = cd_off;
+        let mut out = Vec::new();
+        for _ in 0..count {
+            assert_eq!(u32_at(at), 0x0201_4b50, "central entry at {at}");
+            let (crc, size) = (u32_at(at + 16), u32_at(at + 24));
+            let (n, m, k) = (u16_at(at + 28), u16_at(at + 30), u16_at(at + 32));
+            let local = u32_at(at + 42);
+            let name = z[at + 46..at + 46 + n].to_vec();
+            assert_eq!(u32_at(local), 0x0403_4b50, "local header at {local}");
+            assert_eq!(&z[local + 30..local + 30 + n], &name[..]);
+            let data_at = local + 30 + n + u16_at(local + 28);
+            let data = z[data_at..data_at + size].to_vec();
+            assert_eq!(crc32fast::hash(&data) as usize, crc);
+            out.push((String::from_utf8(name).unwrap(), data));
+            at += 46 + n + m + k;
+        }
+        assert_eq!(at, eocd);
+        out
+    }
+
+    #[test]
+    fn a_zip_reads_back_as_its_members() {
+        let b = vec![7u8; 300];
+        let members = [
+            ("a.mp3".to_string(), &b"hello"[..]),
+            ("drums-and-more.mp3".to_string(), &b[..]),
+            ("c.mp3".to_string(), &b""[..]),
+        ];
+        let got = read_zip(&zip_stored(&members));
+        let want: Vec<(String, Vec<u8>)> = members
+            .iter()
+            .map(|(n, d)| (n.clone(), d.to_vec()))
+            .collect();
+        assert_eq!(got, want);
+    }
+
     #[test]
     fn zip_layout_is_readable() {
-        let z = zip_stored(&[
-            ("a.mp3".into(), b"hello".to_vec()),
-            ("b.mp3".into(), vec![7; 300]),
-        ]);
+        let b = vec![7u8; 300];
+        let z = zip_stored(&[("a.mp3".into(), &b"hello"[..]), ("b.mp3".into(), &b[..])]);
         // End of central directory record: 2 entries, central directory at its offset.
         let eocd = z.len() - 22;
         assert_eq!(&z[eocd..eocd + 4], &0x0605_4b50u32.to_le_bytes());
@@ -337,5 +419,26 @@ mod tests {
             u32::from_le_bytes(z[14..18].try_into().unwrap()),
             crc32fast::hash(b"hello")
         );
+    }
+
+    #[tokio::test]
+    async fn an_archive_is_written_from_its_pieces_as_one_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let fs = FileStore::new(dir.path());
+        let big = vec![9u8; 100_000];
+        let members = [
+            ("x.mp3".to_string(), &big[..]),
+            ("y.mp3".to_string(), &b"abc"[..]),
+        ];
+        let pieces = zip_stored_pieces(&members);
+        // The members' bytes are borrowed, not copied.
+        assert!(pieces.iter().any(|p| p.as_ptr() == big.as_ptr()));
+        fs.write_pieces("media/t/z", &pieces).await.unwrap();
+        assert_eq!(fs.read("media/t/z").await.unwrap(), zip_stored(&members));
+        // Written in place: no temporary file is left beside it.
+        let left = std::fs::read_dir(dir.path().join("media/t"))
+            .unwrap()
+            .count();
+        assert_eq!(left, 1);
     }
 }

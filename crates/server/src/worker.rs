@@ -16,6 +16,7 @@
 //!
 //! Also here: the retention sweeper and the maintenance-mode watcher.
 
+use std::borrow::Cow;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
@@ -446,64 +447,66 @@ async fn store_track(
     let now = now_ms();
     let expires = now + media_lifetime_ms(app);
     let mut out: Vec<FileRecord> = Vec::new();
-    let mut put = |kind: &str, name: String, bytes: Vec<u8>| {
+    // Each file is recorded, written and freed in turn (the stems' ZIP straight from the stems'
+    // bytes): a 10-minute song's MP3s are ~120 MB, and holding them all with a copy for the ZIP
+    // and the ZIP itself took the service over its memory bound.
+    let mut put = |kind: &str, name: String, size: usize| -> String {
         let id = keys::random_hex(16);
-        let rec = FileRecord {
+        out.push(FileRecord {
             id: id.clone(),
             key_id: task.key_id.clone(),
             task_id: Some(task.id.clone()),
             kind: kind.into(),
             mime: crate::fetch::mime_for_name(&name).into(),
             name,
-            size: bytes.len() as i64,
+            size: size as i64,
             path: format!("media/{}/{id}", task.id),
             upload_path: None,
             created_at: now,
             expires_at: expires,
-        };
-        out.push(rec);
-        (id, bytes)
+        });
+        id
     };
-    let mut writes: Vec<(String, Vec<u8>)> = Vec::new();
-    let (song, b) = put("song", format!("{base}.mp3"), track.song_mp3);
-    writes.push((song.clone(), b));
-    let (instrumental, b) = put(
+    let song = put("song", format!("{base}.mp3"), track.song_mp3.len());
+    write_file(app, task, &song, &[Cow::Borrowed(&track.song_mp3)]).await?;
+    drop(track.song_mp3);
+    let instrumental = put(
         "instrumental",
         format!("{base}-instrumental.mp3"),
-        track.instrumental_mp3,
+        track.instrumental_mp3.len(),
     );
-    writes.push((instrumental.clone(), b));
-    let (midi, b) = put("midi", format!("{base}.mid"), track.midi);
-    writes.push((midi.clone(), b));
-    let (cover, b) = put("cover", format!("{base}.png"), track.cover_png);
-    writes.push((cover.clone(), b));
-    let zip_members: Vec<(String, Vec<u8>)> = track
+    write_file(
+        app,
+        task,
+        &instrumental,
+        &[Cow::Borrowed(&track.instrumental_mp3)],
+    )
+    .await?;
+    drop(track.instrumental_mp3);
+    let midi = put("midi", format!("{base}.mid"), track.midi.len());
+    write_file(app, task, &midi, &[Cow::Borrowed(&track.midi)]).await?;
+    let cover = put("cover", format!("{base}.png"), track.cover_png.len());
+    write_file(app, task, &cover, &[Cow::Borrowed(&track.cover_png)]).await?;
+    let zip_members: Vec<(String, &[u8])> = track
         .stems
         .iter()
-        .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.clone()))
+        .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.as_slice()))
         .collect();
-    let (stems_file, b) = put(
-        "stems",
-        format!("{base}-stems.zip"),
-        files::zip_stored(&zip_members),
-    );
-    writes.push((stems_file.clone(), b));
+    let pieces = files::zip_stored_pieces(&zip_members);
+    let zip_size = pieces.iter().map(|p| p.len()).sum();
+    let stems_file = put("stems", format!("{base}-stems.zip"), zip_size);
+    write_file(app, task, &stems_file, &pieces).await?;
+    drop(pieces);
+    drop(zip_members);
     let mut stems = Vec::new();
     for (name, bytes) in track.stems {
-        let (id, b) = put(
+        let id = put(
             "stem",
             format!("{base}-{}.mp3", files::safe_name(&name)),
-            bytes,
+            bytes.len(),
         );
-        writes.push((id.clone(), b));
+        write_file(app, task, &id, &[Cow::Borrowed(&bytes)]).await?;
         stems.push((name, id));
-    }
-    for (id, bytes) in writes {
-        let path = format!("media/{}/{id}", task.id);
-        app.files
-            .write(&path, &bytes)
-            .await
-            .map_err(|e| internal(format!("storing a file: {e}")))?;
     }
     let idx = usize::from(variation - 1);
     let record = TrackRecord {
@@ -532,6 +535,20 @@ async fn store_track(
         created_at: now,
     };
     Ok((record, out))
+}
+
+/// Write a task's media file `id` from `pieces`, in order.
+async fn write_file(
+    app: &App,
+    task: &TaskRecord,
+    id: &str,
+    pieces: &[Cow<'_, [u8]>],
+) -> Result<(), Stop> {
+    let path = format!("media/{}/{id}", task.id);
+    app.files
+        .write_pieces(&path, pieces)
+        .await
+        .map_err(|e| Stop::Failed(internal(format!("storing a file: {e}"))))
 }
 
 async fn wav(

@@ -59,6 +59,26 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
         .await
         .unwrap();
     assert_eq!(&z[..4], b"PK\x03\x04");
+    // Read the way unzip reads it: end record -> central directory -> each member's local
+    // header, one member per stem, each named after its stem.
+    let u16_at = |at: usize| u16::from_le_bytes([z[at], z[at + 1]]) as usize;
+    let u32_at = |at: usize| u32::from_le_bytes(z[at..at + 4].try_into().unwrap()) as usize;
+    let eocd = z.len() - 22;
+    assert_eq!(u32_at(eocd), 0x0605_4b50);
+    let (count, cd_size, cd_off) = (u16_at(eocd + 10), u32_at(eocd + 12), u32_at(eocd + 16));
+    assert_eq!(count, items[0]["stems"].as_array().unwrap().len());
+    assert_eq!(cd_off + cd_size, eocd);
+    let mut at = cd_off;
+    for _ in 0..count {
+        assert_eq!(u32_at(at), 0x0201_4b50, "central entry at {at}");
+        let n = u16_at(at + 28);
+        let local = u32_at(at + 42);
+        assert_eq!(u32_at(local), 0x0403_4b50, "local header at {local}");
+        assert_eq!(&z[local + 30..local + 30 + n], &z[at + 46..at + 46 + n]);
+        assert!(z[at + 46..at + 46 + n].ends_with(b".mp3"));
+        at += 46 + n + u16_at(at + 30) + u16_at(at + 32);
+    }
+    assert_eq!(at, eocd);
     // A WAV of track 1: PENDING → SUCCESS, then 409 for the same track; the track shows it.
     let audio_id = items[0]["id"].as_str().unwrap();
     let req = json!({"taskId": task, "audioId": audio_id, "callBackUrl": cb.url("wav")});
