@@ -271,18 +271,21 @@ pub fn zip_stored_pieces<'a>(members: &[(String, &'a [u8])]) -> Vec<Cow<'a, [u8]
         let local_offset = offset as u32;
         let name = name.as_bytes();
         let size = data.len() as u32;
+        // What a local header and its central entry share (APPNOTE 4.3.7 / 4.3.12): version
+        // needed, flags, method 0 (stored), time, date, CRC, both sizes, name length.
+        let mut shared = Vec::with_capacity(26);
+        for half in [20u16, 0, 0, dos_time, dos_date] {
+            shared.extend_from_slice(&half.to_le_bytes());
+        }
+        for word in [crc, size, size] {
+            shared.extend_from_slice(&word.to_le_bytes());
+        }
+        shared.extend_from_slice(&(name.len() as u16).to_le_bytes());
+
         let mut head = Vec::with_capacity(30 + name.len());
         head.extend_from_slice(&0x0403_4b50u32.to_le_bytes());
-        head.extend_from_slice(&20u16.to_le_bytes()); // version needed
-        head.extend_from_slice(&0u16.to_le_bytes()); // flags
-        head.extend_from_slice(&0u16.to_le_bytes()); // stored
-        head.extend_from_slice(&dos_time.to_le_bytes());
-        head.extend_from_slice(&dos_date.to_le_bytes());
-        head.extend_from_slice(&crc.to_le_bytes());
-        head.extend_from_slice(&size.to_le_bytes());
-        head.extend_from_slice(&size.to_le_bytes());
-        head.extend_from_slice(&(name.len() as u16).to_le_bytes());
-        head.extend_from_slice(&0u16.to_le_bytes());
+        head.extend_from_slice(&shared);
+        head.extend_from_slice(&0u16.to_le_bytes()); // extra field length
         head.extend_from_slice(name);
         offset += head.len() + data.len();
         pieces.push(Cow::Owned(head));
@@ -290,15 +293,7 @@ pub fn zip_stored_pieces<'a>(members: &[(String, &'a [u8])]) -> Vec<Cow<'a, [u8]
 
         central.extend_from_slice(&0x0201_4b50u32.to_le_bytes());
         central.extend_from_slice(&20u16.to_le_bytes()); // made by
-        central.extend_from_slice(&20u16.to_le_bytes()); // needed
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&0u16.to_le_bytes());
-        central.extend_from_slice(&dos_time.to_le_bytes());
-        central.extend_from_slice(&dos_date.to_le_bytes());
-        central.extend_from_slice(&crc.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&size.to_le_bytes());
-        central.extend_from_slice(&(name.len() as u16).to_le_bytes());
+        central.extend_from_slice(&shared);
         // extra field, comment, disk number, internal attributes (2 bytes each)
         central.extend_from_slice(&[0u8; 8]);
         central.extend_from_slice(&0u32.to_le_bytes()); // external attributes
