@@ -290,6 +290,10 @@ pub struct EngineSettings {
     pub min_seconds: f64,
     /// Threads one render may use (default 0: cores divided by workers, at least 1).
     pub threads: usize,
+    /// Make the per-part stems (MP3s and their ZIP) for every track (default true). Off, a
+    /// task takes well under half the time (the stems are most of a variation's encoding)
+    /// and its tracks carry no stems.
+    pub stems: bool,
 }
 
 impl Default for EngineSettings {
@@ -300,6 +304,7 @@ impl Default for EngineSettings {
             max_seconds: e.decode_limits.max_seconds,
             min_seconds: e.decode_limits.min_seconds,
             threads: 0,
+            stems: e.stems,
         }
     }
 }
@@ -449,6 +454,7 @@ impl Config {
     pub fn engine_config(&self) -> Result<bandmate_engine::EngineConfig, ConfigError> {
         let mut e = bandmate_engine::EngineConfig {
             soundfont: self.engine.soundfont.clone(),
+            stems: self.engine.stems,
             ..Default::default()
         };
         e.decode_limits.max_seconds = self.engine.max_seconds;

@@ -487,17 +487,21 @@ async fn store_track(
     write_file(app, task, &midi, &[Cow::Borrowed(&track.midi)]).await?;
     let cover = put("cover", format!("{base}.png"), track.cover_png.len());
     write_file(app, task, &cover, &[Cow::Borrowed(&track.cover_png)]).await?;
-    let zip_members: Vec<(String, &[u8])> = track
-        .stems
-        .iter()
-        .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.as_slice()))
-        .collect();
-    let pieces = files::zip_stored_pieces(&zip_members);
-    let zip_size = pieces.iter().map(|p| p.len()).sum();
-    let stems_file = put("stems", format!("{base}-stems.zip"), zip_size);
-    write_file(app, task, &stems_file, &pieces).await?;
-    drop(pieces);
-    drop(zip_members);
+    // No stems (the engine was configured without them): no ZIP either.
+    let stems_file = if track.stems.is_empty() {
+        String::new()
+    } else {
+        let zip_members: Vec<(String, &[u8])> = track
+            .stems
+            .iter()
+            .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.as_slice()))
+            .collect();
+        let pieces = files::zip_stored_pieces(&zip_members);
+        let zip_size = pieces.iter().map(|p| p.len()).sum();
+        let id = put("stems", format!("{base}-stems.zip"), zip_size);
+        write_file(app, task, &id, &pieces).await?;
+        id
+    };
     let mut stems = Vec::new();
     for (name, bytes) in track.stems {
         let id = put(

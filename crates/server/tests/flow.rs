@@ -356,3 +356,40 @@ async fn a_finished_task_whose_complete_callback_fails_is_callback_exception() {
     let url = d["response"]["sunoData"][0]["audioUrl"].as_str().unwrap();
     assert_eq!(s.http.get(url).send().await.unwrap().status(), 200);
 }
+
+#[tokio::test]
+async fn without_stems_a_task_finishes_with_no_stem_files() {
+    let files = FileServer::start().await;
+    let cb = Receiver::start().await;
+    let s = spawn(|c| c.engine.stems = false, None).await;
+    let vocal = files.put("take.wav", "audio/wav", vocal_wav());
+    let r = s.submit(&s.key, &body(&vocal, &cb.url("nostems"))).await;
+    assert_eq!(r["code"], 200, "{r}");
+    let task = r["data"]["taskId"].as_str().unwrap().to_string();
+    let d = s.wait_terminal(&s.key, &task).await;
+    assert_eq!(d["status"], "SUCCESS", "{d}");
+    let tracks = d["response"]["sunoData"].as_array().unwrap();
+    assert_eq!(tracks.len(), 2);
+    for t in tracks {
+        assert_eq!(t["stemsUrl"], "", "{t}");
+        assert_eq!(t["stems"], json!([]), "{t}");
+        // Everything else is there and served.
+        for field in ["audioUrl", "instrumentalUrl", "midiUrl", "imageUrl"] {
+            let u = t[field].as_str().unwrap();
+            assert_eq!(s.http.get(u).send().await.unwrap().status(), 200, "{field}");
+        }
+    }
+    // No stem or ZIP was stored for the task.
+    let stored = s.app().store.task_files(&task).await.unwrap();
+    assert!(!stored.is_empty());
+    assert!(
+        stored.iter().all(|f| f.kind != "stem" && f.kind != "stems"),
+        "{:?}",
+        stored.iter().map(|f| &f.kind).collect::<Vec<_>>()
+    );
+    // The callbacks' tracks say the same.
+    let got = cb.wait_for(&task, 3).await;
+    for item in got[2].body["data"]["data"].as_array().unwrap() {
+        assert_eq!(item["stems_url"], "", "{item}");
+    }
+}
