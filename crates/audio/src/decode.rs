@@ -17,6 +17,8 @@ use symphonia::core::formats::{FormatOptions, TrackType};
 use symphonia::core::io::{MediaSourceStream, MediaSourceStreamOptions};
 use symphonia::core::meta::MetadataOptions;
 
+use crate::resample::{Quality, Resampler};
+
 /// Limits on an untrusted input file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DecodeLimits {
@@ -165,7 +167,7 @@ pub fn decode(
     extension: Option<&str>,
     limits: &DecodeLimits,
 ) -> Result<Decoded, DecodeError> {
-    decode_guarded(bytes, extension, limits, false)
+    decode_guarded(bytes, extension, limits, false, None)
 }
 
 /// Decode a whole file held in memory, folded to mono (the mean of its channels) packet by
@@ -180,7 +182,22 @@ pub fn decode_mono(
     extension: Option<&str>,
     limits: &DecodeLimits,
 ) -> Result<Decoded, DecodeError> {
-    decode_guarded(bytes, extension, limits, true)
+    decode_guarded(bytes, extension, limits, true, None)
+}
+
+/// [`decode_mono`] converted to `rate` Hz as it decodes ([`Resampler`], [`Quality::Mix`]):
+/// the audio at the file's own rate never exists whole. For a 10-minute 96 kHz upload that is
+/// 230 MB that [`decode_mono`] would hold (and then a 44.1 kHz copy beside it). A file already
+/// at `rate` decodes exactly as with [`decode_mono`]; otherwise the samples are those of
+/// `resample(decode_mono(..), from, rate, Quality::Mix)`, bit for bit. Limits (length, the
+/// declared length, silence) are judged as for [`decode_mono`].
+pub fn decode_mono_at(
+    bytes: &[u8],
+    extension: Option<&str>,
+    limits: &DecodeLimits,
+    rate: u32,
+) -> Result<Decoded, DecodeError> {
+    decode_guarded(bytes, extension, limits, true, Some(rate))
 }
 
 fn decode_guarded(
@@ -188,11 +205,12 @@ fn decode_guarded(
     extension: Option<&str>,
     limits: &DecodeLimits,
     mono: bool,
+    target: Option<u32>,
 ) -> Result<Decoded, DecodeError> {
     // Symphonia has panicked on crafted headers (an arithmetic overflow in its WAV `fmt `
     // parser, found by this crate's tests); a damaged upload must not take the worker down.
     std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-        decode_inner(bytes, extension, limits, mono)
+        decode_inner(bytes, extension, limits, mono, target)
     }))
     .unwrap_or_else(|_| {
         Err(DecodeError::Corrupt(
@@ -206,6 +224,7 @@ fn decode_inner(
     extension: Option<&str>,
     limits: &DecodeLimits,
     mono: bool,
+    target: Option<u32>,
 ) -> Result<Decoded, DecodeError> {
     if bytes.is_empty() {
         return Err(DecodeError::Empty);
@@ -282,6 +301,11 @@ fn decode_inner(
     let mut last_error = String::new();
     let mut max_frames = usize::MAX;
     let mut stream_channels = 0usize;
+    // Mono at another rate than the file's: each packet is folded, cleaned and converted as it
+    // comes (`frames_in` counts the file's frames, for the limits).
+    let mut convert: Option<Resampler> = None;
+    let mut folded: Vec<f32> = Vec::new();
+    let mut frames_in = 0usize;
 
     loop {
         let packet = match reader.next_packet() {
@@ -334,6 +358,13 @@ fn decode_inner(
                             .map_or(0, |f| usize::try_from(f).unwrap_or(usize::MAX))
                             .min(max_frames)
                             .min(bytes.len().saturating_mul(4) / stored);
+                        let room = match target {
+                            Some(t) if mono && t != spec_rate => {
+                                convert = Some(Resampler::new(spec_rate, t, Quality::Mix));
+                                (room as f64 * f64::from(t) / f64::from(spec_rate)) as usize + 1
+                            }
+                            _ => room,
+                        };
                         channels = (0..stored).map(|_| Vec::with_capacity(room)).collect();
                         stream_channels = n_ch;
                     }
@@ -345,7 +376,30 @@ fn decode_inner(
                     Some(_) => {}
                 }
                 buf.copy_to_vecs_planar::<f32>(&mut scratch);
-                if mono && scratch.len() > 1 {
+                if let Some(conv) = &mut convert {
+                    // The mean of the channels as below, non-finite samples silenced as at the
+                    // end (a NaN must not reach the filter), then converted.
+                    let frames = scratch.iter().map(Vec::len).min().unwrap_or(0);
+                    let k = 1.0 / scratch.len() as f32;
+                    folded.clear();
+                    folded.resize(frames, 0.0);
+                    if scratch.len() > 1 {
+                        for src in &scratch {
+                            for (o, &s) in folded.iter_mut().zip(src) {
+                                *o += s * k;
+                            }
+                        }
+                    } else {
+                        folded.copy_from_slice(&scratch[0][..frames]);
+                    }
+                    for s in folded.iter_mut() {
+                        if !s.is_finite() {
+                            *s = 0.0;
+                        }
+                    }
+                    conv.process(&folded, &mut channels[0]);
+                    frames_in += frames;
+                } else if mono && scratch.len() > 1 {
                     // The mean of the channels, as `AudioBuffer::to_mono` computes it.
                     let k = 1.0 / scratch.len() as f32;
                     let frames = scratch.iter().map(Vec::len).min().unwrap_or(0);
@@ -363,10 +417,15 @@ fn decode_inner(
                     }
                 }
                 good_packets += 1;
-                if channels[0].len() > max_frames {
+                let decoded = if convert.is_some() {
+                    frames_in
+                } else {
+                    channels[0].len()
+                };
+                if decoded > max_frames {
                     let r = f64::from(rate.unwrap_or(44_100));
                     return Err(DecodeError::TooLong {
-                        seconds: channels[0].len() as f64 / r,
+                        seconds: decoded as f64 / r,
                         limit: limits.max_seconds,
                     });
                 }
@@ -403,10 +462,19 @@ fn decode_inner(
             good_packets + bad_packets
         )));
     }
+    // The converted stream's tail, and its rate from here on; `frames` stays in the file's
+    // frames, for the limits.
+    let (out_rate, frames) = match convert.take() {
+        Some(conv) => {
+            conv.finish(&mut channels[0]);
+            (target.unwrap_or(rate), frames_in)
+        }
+        None => (rate, channels.iter().map(Vec::len).min().unwrap_or(0)),
+    };
     // Keep channel lengths equal (a damaged last packet may leave them ragged).
-    let frames = channels.iter().map(Vec::len).min().unwrap_or(0);
+    let kept = channels.iter().map(Vec::len).min().unwrap_or(0);
     for c in &mut channels {
-        c.truncate(frames);
+        c.truncate(kept);
         // Non-finite samples only come from damaged float files; silence them.
         for s in c.iter_mut() {
             if !s.is_finite() {
@@ -438,7 +506,7 @@ fn decode_inner(
             min: limits.min_seconds,
         });
     }
-    let sr = SampleRate::new(rate).map_err(|_| DecodeError::BadSampleRate(rate))?;
+    let sr = SampleRate::new(out_rate).map_err(|_| DecodeError::BadSampleRate(out_rate))?;
     let audio = AudioBuffer::new(sr, channels).map_err(|e| DecodeError::Corrupt(e.to_string()))?;
     let level = loudest_window_dbfs(&audio, 0.05);
     if level < limits.silence_dbfs {
@@ -503,6 +571,61 @@ mod tests {
             let peak = d.audio.peak();
             assert!((peak - 0.5).abs() < 1e-3, "{fmt:?} peak {peak}");
         }
+    }
+
+    #[test]
+    fn decoding_at_a_rate_is_decoding_then_resampling() {
+        use crate::resample::{Quality, resample};
+        let (l, mut r) = (
+            sine(440.0, 3.0, 48_000, 0.5),
+            sine(660.0, 3.0, 48_000, 0.25),
+        );
+        // A damaged float sample: silenced before the filter, as `decode_mono` silences it.
+        r[70_000] = f32::NAN;
+        for fmt in [WavFormat::Int16, WavFormat::Float32] {
+            let bytes = wav_bytes(&[l.clone(), r.clone()], 48_000, fmt);
+            let mono = decode_mono(&bytes, None, &limits()).unwrap();
+            let at = decode_mono_at(&bytes, None, &limits(), 44_100).unwrap();
+            assert_eq!(at.audio.rate().hz(), 44_100);
+            assert_eq!(at.codec, mono.codec);
+            let want = resample(mono.audio.channel(0), 48_000, 44_100, Quality::Mix);
+            assert_eq!(at.audio.channel(0).len(), want.len());
+            assert!(
+                at.audio
+                    .channel(0)
+                    .iter()
+                    .zip(&want)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{fmt:?}"
+            );
+        }
+        // At its own rate a file decodes exactly as `decode_mono` decodes it.
+        let same = wav_bytes(std::slice::from_ref(&l), 48_000, WavFormat::Int16);
+        assert_eq!(
+            decode_mono_at(&same, None, &limits(), 48_000)
+                .unwrap()
+                .audio,
+            decode_mono(&same, None, &limits()).unwrap().audio
+        );
+        // Limits are the file's: 3 s is too long for 2, however many frames it converts to.
+        let lim = DecodeLimits {
+            max_seconds: 2.0,
+            min_seconds: 1.0,
+            ..limits()
+        };
+        let long = wav_bytes(&[l.clone(), r.clone()], 48_000, WavFormat::Int16);
+        assert_eq!(
+            decode_mono_at(&long, None, &lim, 44_100).unwrap_err(),
+            decode_mono(&long, None, &lim).unwrap_err()
+        );
+        let lim = DecodeLimits {
+            min_seconds: 4.0,
+            ..limits()
+        };
+        assert_eq!(
+            decode_mono_at(&long, None, &lim, 44_100).unwrap_err(),
+            decode_mono(&long, None, &lim).unwrap_err()
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ mod mp3;
 pub mod resample;
 mod wav;
 
-pub use decode::{DecodeError, DecodeLimits, Decoded, decode, decode_mono, loudest_window_dbfs};
+pub use decode::{
+    DecodeError, DecodeLimits, Decoded, decode, decode_mono, decode_mono_at, loudest_window_dbfs,
+};
 pub use loudness::{
     KWeighting, Loudness, LoudnessMeter, TruePeakInterpolator, abs_max, loudness_of_sub_blocks,
     measure_loudness,

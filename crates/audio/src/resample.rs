@@ -66,70 +66,123 @@ fn dot(a: &[f32], b: &[f32]) -> f32 {
     s
 }
 
+/// The polyphase filter of one conversion: what [`resample`] and [`Resampler`] share.
+#[derive(Debug, Clone)]
+struct Filter {
+    from: u32,
+    to: u32,
+    half_len: usize,
+    taps: usize,
+    /// Exact phases (l, m: output j sits at input j * m / l) or interpolated ones.
+    exact: bool,
+    l: usize,
+    m: usize,
+    phases: usize,
+    /// table[p][k]: weight of input sample (base - half_len + 1 + k) at sub-position p / phases.
+    table: Vec<f32>,
+}
+
+impl Filter {
+    fn new(from: u32, to: u32, quality: Quality) -> Self {
+        let (zeros, beta) = quality.params();
+        let ratio = f64::from(to) / f64::from(from);
+        // Cut-off relative to the input Nyquist: below the lower of the two rates, with a 5 %
+        // transition band.
+        let cutoff = ratio.min(1.0) * 0.95;
+        // The filter spans `zeros` zero crossings of the (stretched) sinc on each side.
+        let half_len = (zeros as f64 / cutoff).ceil() as usize;
+        let taps = 2 * half_len;
+        let g = gcd(u64::from(from), u64::from(to));
+        let (l, m) = ((u64::from(to) / g) as usize, (u64::from(from) / g) as usize);
+        let exact = l <= MAX_EXACT_PHASES;
+        let phases = if exact { l } else { MAX_EXACT_PHASES };
+        let i0b = bessel_i0(beta);
+        let rows = if exact { phases } else { phases + 1 };
+        let mut table = vec![0.0f32; rows * taps];
+        for p in 0..rows {
+            let frac = p as f64 / phases as f64;
+            let row = &mut table[p * taps..(p + 1) * taps];
+            for (k, w) in row.iter_mut().enumerate() {
+                let x = k as f64 - (half_len as f64 - 1.0) - frac; // distance in input samples
+                let sinc = if x.abs() < 1e-12 {
+                    1.0
+                } else {
+                    (std::f64::consts::PI * x * cutoff).sin() / (std::f64::consts::PI * x)
+                };
+                let r = x / (half_len as f64);
+                let win = if r.abs() >= 1.0 {
+                    0.0
+                } else {
+                    bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
+                };
+                *w = (sinc * win) as f32;
+            }
+            // Unity DC gain per phase.
+            let s: f32 = row.iter().sum();
+            if s.abs() > 1e-9 {
+                row.iter_mut().for_each(|w| *w /= s);
+            }
+        }
+        Self {
+            from,
+            to,
+            half_len,
+            taps,
+            exact,
+            l,
+            m,
+            phases,
+            table,
+        }
+    }
+
+    /// Outputs for `len` input samples.
+    fn out_len(&self, len: usize) -> usize {
+        (len as f64 * f64::from(self.to) / f64::from(self.from)).round() as usize
+    }
+
+    /// Output `j`'s first input sample (may be negative), phase and phase fraction.
+    fn position(&self, j: usize) -> (isize, usize, f32) {
+        let (base, p, t) = if self.exact {
+            let num = j * self.m; // position in units of 1/l input samples
+            ((num / self.l) as isize, num % self.l, 0.0f32)
+        } else {
+            let pos = j as f64 * f64::from(self.from) / f64::from(self.to);
+            let base = pos.floor();
+            let pf = (pos - base) * self.phases as f64;
+            let p = (pf as usize).min(self.phases - 1);
+            (base as isize, p, (pf - p as f64) as f32)
+        };
+        (base - self.half_len as isize + 1, p, t)
+    }
+
+    /// Output for the `taps` input samples `src` at phase `p`, fraction `t`.
+    fn output(&self, src: &[f32], p: usize, t: f32) -> f32 {
+        let taps = self.taps;
+        let a0 = dot(&self.table[p * taps..(p + 1) * taps], src);
+        if self.exact {
+            a0
+        } else {
+            let a1 = dot(&self.table[(p + 1) * taps..(p + 2) * taps], src);
+            a0 + (a1 - a0) * t
+        }
+    }
+}
+
 /// Resample `input` from `from` Hz to `to` Hz.
 pub fn resample(input: &[f32], from: u32, to: u32, quality: Quality) -> Vec<f32> {
     if from == to || input.is_empty() || from == 0 || to == 0 {
         return input.to_vec();
     }
-    let (zeros, beta) = quality.params();
-    let ratio = f64::from(to) / f64::from(from);
-    // Cut-off relative to the input Nyquist: below the lower of the two rates, with a 5 %
-    // transition band.
-    let cutoff = ratio.min(1.0) * 0.95;
-    // The filter spans `zeros` zero crossings of the (stretched) sinc on each side.
-    let half_len = (zeros as f64 / cutoff).ceil() as usize;
-    let taps = 2 * half_len;
-    // Output sample j sits at input position j * from / to = base + p / phases.
-    let g = gcd(u64::from(from), u64::from(to));
-    let (l, m) = ((u64::from(to) / g) as usize, (u64::from(from) / g) as usize);
-    let exact = l <= MAX_EXACT_PHASES;
-    let phases = if exact { l } else { MAX_EXACT_PHASES };
-    // table[p][k]: weight of input sample (base - half_len + 1 + k) at sub-position p / phases.
-    let i0b = bessel_i0(beta);
-    let rows = if exact { phases } else { phases + 1 };
-    let mut table = vec![0.0f32; rows * taps];
-    for p in 0..rows {
-        let frac = p as f64 / phases as f64;
-        let row = &mut table[p * taps..(p + 1) * taps];
-        for (k, w) in row.iter_mut().enumerate() {
-            let x = k as f64 - (half_len as f64 - 1.0) - frac; // distance in input samples
-            let sinc = if x.abs() < 1e-12 {
-                1.0
-            } else {
-                (std::f64::consts::PI * x * cutoff).sin() / (std::f64::consts::PI * x)
-            };
-            let r = x / (half_len as f64);
-            let win = if r.abs() >= 1.0 {
-                0.0
-            } else {
-                bessel_i0(beta * (1.0 - r * r).sqrt()) / i0b
-            };
-            *w = (sinc * win) as f32;
-        }
-        // Unity DC gain per phase.
-        let s: f32 = row.iter().sum();
-        if s.abs() > 1e-9 {
-            row.iter_mut().for_each(|w| *w /= s);
-        }
-    }
-    let out_len = (input.len() as f64 * ratio).round() as usize;
+    let f = Filter::new(from, to, quality);
+    let out_len = f.out_len(input.len());
     let mut out = Vec::with_capacity(out_len);
     let n = input.len() as isize;
-    let mut window = vec![0.0f32; taps];
+    let mut window = vec![0.0f32; f.taps];
     for j in 0..out_len {
-        let (base, p, t) = if exact {
-            let num = j * m; // position in units of 1/l input samples
-            ((num / l) as isize, num % l, 0.0f32)
-        } else {
-            let pos = j as f64 * f64::from(from) / f64::from(to);
-            let base = pos.floor();
-            let pf = (pos - base) * phases as f64;
-            let p = (pf as usize).min(phases - 1);
-            (base as isize, p, (pf - p as f64) as f32)
-        };
-        let start = base - half_len as isize + 1;
-        let src: &[f32] = if start >= 0 && start + taps as isize <= n {
-            &input[start as usize..start as usize + taps]
+        let (start, p, t) = f.position(j);
+        let src: &[f32] = if start >= 0 && start + f.taps as isize <= n {
+            &input[start as usize..start as usize + f.taps]
         } else {
             for (k, w) in window.iter_mut().enumerate() {
                 let idx = start + k as isize;
@@ -141,15 +194,104 @@ pub fn resample(input: &[f32], from: u32, to: u32, quality: Quality) -> Vec<f32>
             }
             &window
         };
-        let a0 = dot(&table[p * taps..(p + 1) * taps], src);
-        if exact {
-            out.push(a0);
-        } else {
-            let a1 = dot(&table[(p + 1) * taps..(p + 2) * taps], src);
-            out.push(a0 + (a1 - a0) * t);
-        }
+        out.push(f.output(src, p, t));
     }
     out
+}
+
+/// [`resample`] a piece at a time: feed the input in any pieces with [`Resampler::process`],
+/// end with [`Resampler::finish`]; the outputs are those of [`resample`] on the whole input,
+/// bit for bit, while only the filter's span of input is kept.
+#[derive(Debug, Clone)]
+pub struct Resampler {
+    /// None when the rates are equal (the input passes through).
+    filter: Option<Filter>,
+    /// Input kept from sample `kept_from` on.
+    kept: Vec<f32>,
+    kept_from: usize,
+    /// Input samples fed so far.
+    fed: usize,
+    /// The next output's index.
+    next: usize,
+}
+
+impl Resampler {
+    /// A converter from `from` Hz to `to` Hz.
+    pub fn new(from: u32, to: u32, quality: Quality) -> Self {
+        let filter = (from != to && from != 0 && to != 0).then(|| Filter::new(from, to, quality));
+        Self {
+            filter,
+            kept: Vec::new(),
+            kept_from: 0,
+            fed: 0,
+            next: 0,
+        }
+    }
+
+    /// Feed `input`; every output whose span of input has fully arrived is appended to `out`.
+    pub fn process(&mut self, input: &[f32], out: &mut Vec<f32>) {
+        let Some(f) = &self.filter else {
+            out.extend_from_slice(input);
+            return;
+        };
+        self.kept.extend_from_slice(input);
+        self.fed += input.len();
+        let mut window = vec![0.0f32; f.taps];
+        loop {
+            let (start, p, t) = f.position(self.next);
+            if start + f.taps as isize > self.fed as isize {
+                break;
+            }
+            let src: &[f32] = if start >= self.kept_from as isize {
+                let at = start as usize - self.kept_from;
+                &self.kept[at..at + f.taps]
+            } else {
+                // Only before the input's start (zeros there, as in `resample`).
+                for (k, w) in window.iter_mut().enumerate() {
+                    let idx = start + k as isize;
+                    *w = if idx >= self.kept_from as isize {
+                        self.kept[idx as usize - self.kept_from]
+                    } else {
+                        0.0
+                    };
+                }
+                &window
+            };
+            out.push(f.output(src, p, t));
+            self.next += 1;
+        }
+        // Drop what no later output reads (in bulk, so the copying stays linear).
+        let (start, ..) = f.position(self.next);
+        let keep_from = start.max(0) as usize;
+        if keep_from > self.kept_from + (1 << 16) {
+            self.kept.drain(..keep_from - self.kept_from);
+            self.kept_from = keep_from;
+        }
+    }
+
+    /// The end of the input: the remaining outputs (the input taken as zeros past its end).
+    pub fn finish(self, out: &mut Vec<f32>) {
+        let Some(f) = &self.filter else {
+            return;
+        };
+        if self.fed == 0 {
+            return;
+        }
+        let n = self.fed as isize;
+        let mut window = vec![0.0f32; f.taps];
+        for j in self.next..f.out_len(self.fed) {
+            let (start, p, t) = f.position(j);
+            for (k, w) in window.iter_mut().enumerate() {
+                let idx = start + k as isize;
+                *w = if idx >= self.kept_from as isize && idx < n {
+                    self.kept[idx as usize - self.kept_from]
+                } else {
+                    0.0
+                };
+            }
+            out.push(f.output(&window, p, t));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -206,5 +348,81 @@ mod tests {
         let y = resample(&x, 22_050, 44_100, Quality::Mix);
         assert_eq!(y.len(), 22_050);
         assert!((tone_amp(&y[2000..20_000], 1000.0, 44_100.0) - 0.5).abs() < 0.003);
+    }
+}
+
+#[cfg(test)]
+mod streaming {
+    use super::*;
+    use proptest::prelude::*;
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(48))]
+
+        /// Fed in any pieces, the streaming converter gives `resample`'s output bit for bit,
+        /// exact and interpolated phases, up and down.
+        #[test]
+        fn pieces_give_the_whole_conversion(
+            len in 0usize..6000,
+            cuts in proptest::collection::vec(0usize..6000, 0..6),
+            rates in prop_oneof![
+                Just((48_000u32, 44_100u32)),
+                Just((96_000, 44_100)),
+                Just((44_100, 16_000)),
+                Just((22_050, 44_100)),
+                Just((44_100, 44_123)),
+                Just((44_100, 44_100)),
+            ],
+            seed in any::<u64>(),
+        ) {
+            let mut s = seed | 1;
+            let input: Vec<f32> = (0..len)
+                .map(|_| {
+                    s ^= s << 13;
+                    s ^= s >> 7;
+                    s ^= s << 17;
+                    (s >> 40) as f32 / (1u64 << 23) as f32 - 1.0
+                })
+                .collect();
+            let (from, to) = rates;
+            let whole = resample(&input, from, to, Quality::Mix);
+            let mut cuts: Vec<usize> = cuts.into_iter().map(|c| c.min(len)).collect();
+            cuts.sort_unstable();
+            let mut r = Resampler::new(from, to, Quality::Mix);
+            let mut out = Vec::new();
+            let mut at = 0;
+            for c in cuts.into_iter().chain([len]) {
+                r.process(&input[at..c], &mut out);
+                at = c;
+            }
+            r.finish(&mut out);
+            prop_assert_eq!(out.len(), whole.len());
+            for (k, (a, b)) in out.iter().zip(&whole).enumerate() {
+                prop_assert_eq!(a.to_bits(), b.to_bits(), "output {}", k);
+            }
+        }
+    }
+
+    /// Long enough that the converter drops input it no longer needs, several times.
+    #[test]
+    fn a_long_input_in_pieces_is_the_whole_conversion() {
+        let input: Vec<f32> = (0..300_000)
+            .map(|i| ((i as f32) * 0.013).sin() * 0.7)
+            .collect();
+        for (from, to) in [(96_000, 44_100), (44_100, 44_123)] {
+            let whole = resample(&input, from, to, Quality::Mix);
+            let mut r = Resampler::new(from, to, Quality::Mix);
+            let mut out = Vec::new();
+            for piece in input.chunks(70_001) {
+                r.process(piece, &mut out);
+            }
+            r.finish(&mut out);
+            assert!(
+                out.iter()
+                    .zip(&whole)
+                    .all(|(a, b)| a.to_bits() == b.to_bits())
+            );
+            assert_eq!(out.len(), whole.len());
+        }
     }
 }

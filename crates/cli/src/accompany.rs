@@ -211,8 +211,8 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     // be read, the engine cannot start, the vocal cannot be decoded.
     let (decoded, engine) = std::thread::scope(|s| {
         let engine = s.spawn(|| Engine::new(config));
-        let decoded = std::fs::read(&args.vocal)
-            .map(|bytes| bandmate_audio::decode_mono(&bytes, ext, &limits));
+        let decoded =
+            std::fs::read(&args.vocal).map(|bytes| bandmate_engine::decode(&bytes, ext, &limits));
         (decoded, engine.join())
     });
     let decoded = decoded.with_context(|| format!("cannot read {}", args.vocal.display()))?;

@@ -187,6 +187,23 @@ impl std::fmt::Debug for Engine {
     }
 }
 
+/// Decode an input the way the engine needs it: folded to mono (everything after decoding
+/// works on mono) and at the mix rate, converted while decoding, so a file at another rate
+/// never exists whole at its own rate (a 10-minute 96 kHz upload would be 230 MB, and its
+/// 44.1 kHz copy 106 MB more). The analysis resamples this to its own rate.
+pub fn decode(
+    input: &[u8],
+    extension: Option<&str>,
+    limits: &DecodeLimits,
+) -> Result<Decoded, EngineError> {
+    Ok(bandmate_audio::decode_mono_at(
+        input,
+        extension,
+        limits,
+        bandmate_render::RATE,
+    )?)
+}
+
 impl Engine {
     /// Load assets (the SoundFont, once) and validate the configuration. Only the presets an
     /// arrangement can ask for ([`bandmate_compose::presets`]) and the samples they play are
@@ -224,15 +241,11 @@ impl Engine {
         self.prepare_decoded(decoded, params, progress)
     }
 
-    /// Decode the input, folded to mono (everything after decoding works on mono), within the
-    /// configured limits. With [`Engine::prepare_decoded`] this is [`Engine::prepare`] in two
-    /// steps, so a caller can free the input's bytes before the analysis starts.
+    /// Decode the input within the configured limits ([`decode`]). With
+    /// [`Engine::prepare_decoded`] this is [`Engine::prepare`] in two steps, so a caller can
+    /// free the input's bytes before the analysis starts.
     pub fn decode(&self, input: &[u8], extension: Option<&str>) -> Result<Decoded, EngineError> {
-        Ok(bandmate_audio::decode_mono(
-            input,
-            extension,
-            &self.config.decode_limits,
-        )?)
+        decode(input, extension, &self.config.decode_limits)
     }
 
     /// Analyse and harmonise a decoded input, and prepare its vocal for the mix.
