@@ -237,23 +237,6 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(p) = &args.instrumental {
             write(&numbered(p, v, n), &track.instrumental_mp3, &mut written)?;
         }
-        if args.wav {
-            lines.start(format!("variation {v}: WAV"));
-            let wav = engine.render_wav(&prepared, v, WavKind::Song)?;
-            write(
-                &numbered(&args.output.with_extension("wav"), v, n),
-                &wav,
-                &mut written,
-            )?;
-            if let Some(p) = &args.instrumental {
-                let wav = engine.render_wav(&prepared, v, WavKind::Instrumental)?;
-                write(
-                    &numbered(&p.with_extension("wav"), v, n),
-                    &wav,
-                    &mut written,
-                )?;
-            }
-        }
         if let Some(dir) = &args.stems {
             let dir = if n > 1 {
                 dir.join(format!("variation-{v}"))
@@ -270,14 +253,35 @@ pub fn run(args: Args) -> anyhow::Result<()> {
         if let Some(p) = &args.cover {
             write(&numbered(p, v, n), &track.cover_png, &mut written)?;
         }
-        // Only the summary is kept: the MP3s and stems are written and freed before the next
-        // variation renders.
+        // Only the summary is kept: the MP3s and stems are written and freed before the WAVs
+        // and the next variation render.
         tracks.push(Summary {
             variation: track.variation,
             duration_s: track.duration_s,
             loudness_lufs: track.loudness_lufs,
             true_peak_dbtp: track.true_peak_dbtp,
         });
+        drop(track);
+        // Each WAV (4 bytes a frame: 106 MB for 10 minutes) is rendered, written and freed
+        // before the next: holding one while the other renders took a 10-minute run to 556 MB.
+        if args.wav {
+            lines.start(format!("variation {v}: WAV"));
+            let wav = engine.render_wav(&prepared, v, WavKind::Song)?;
+            write(
+                &numbered(&args.output.with_extension("wav"), v, n),
+                &wav,
+                &mut written,
+            )?;
+            drop(wav);
+            if let Some(p) = &args.instrumental {
+                let wav = engine.render_wav(&prepared, v, WavKind::Instrumental)?;
+                write(
+                    &numbered(&p.with_extension("wav"), v, n),
+                    &wav,
+                    &mut written,
+                )?;
+            }
+        }
     }
     lines.finish();
 
