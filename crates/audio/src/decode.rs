@@ -377,21 +377,10 @@ fn decode_inner(
                 }
                 buf.copy_to_vecs_planar::<f32>(&mut scratch);
                 if let Some(conv) = &mut convert {
-                    // The mean of the channels as below, non-finite samples silenced as at the
-                    // end (a NaN must not reach the filter), then converted.
-                    let frames = scratch.iter().map(Vec::len).min().unwrap_or(0);
-                    let k = 1.0 / scratch.len() as f32;
+                    // Non-finite samples silenced as at the end (a NaN must not reach the
+                    // filter), then converted.
                     folded.clear();
-                    folded.resize(frames, 0.0);
-                    if scratch.len() > 1 {
-                        for src in &scratch {
-                            for (o, &s) in folded.iter_mut().zip(src) {
-                                *o += s * k;
-                            }
-                        }
-                    } else {
-                        folded.copy_from_slice(&scratch[0][..frames]);
-                    }
+                    let frames = append_mean(&scratch, &mut folded);
                     for s in folded.iter_mut() {
                         if !s.is_finite() {
                             *s = 0.0;
@@ -399,18 +388,8 @@ fn decode_inner(
                     }
                     conv.process(&folded, &mut channels[0]);
                     frames_in += frames;
-                } else if mono && scratch.len() > 1 {
-                    // The mean of the channels, as `AudioBuffer::to_mono` computes it.
-                    let k = 1.0 / scratch.len() as f32;
-                    let frames = scratch.iter().map(Vec::len).min().unwrap_or(0);
-                    let dst = &mut channels[0];
-                    let at = dst.len();
-                    dst.resize(at + frames, 0.0);
-                    for src in &scratch {
-                        for (o, &s) in dst[at..].iter_mut().zip(src) {
-                            *o += s * k;
-                        }
-                    }
+                } else if mono {
+                    append_mean(&scratch, &mut channels[0]);
                 } else {
                     for (dst, src) in channels.iter_mut().zip(&scratch) {
                         dst.extend_from_slice(src);
@@ -516,6 +495,25 @@ fn decode_inner(
         audio,
         codec: codec_name,
     })
+}
+
+/// Append one packet's planar `channels` to `dst` as mono: the mean of the channels, as
+/// `AudioBuffer::to_mono` computes it, or the one channel as it is. Returns the frames added.
+fn append_mean(channels: &[Vec<f32>], dst: &mut Vec<f32>) -> usize {
+    let frames = channels.iter().map(Vec::len).min().unwrap_or(0);
+    if let [one] = channels {
+        dst.extend_from_slice(&one[..frames]);
+        return frames;
+    }
+    let k = 1.0 / channels.len() as f32;
+    let at = dst.len();
+    dst.resize(at + frames, 0.0);
+    for src in channels {
+        for (o, &s) in dst[at..].iter_mut().zip(src) {
+            *o += s * k;
+        }
+    }
+    frames
 }
 
 /// Level in dBFS of the loudest window of `window_s` seconds (RMS of the channel mean, DC

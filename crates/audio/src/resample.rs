@@ -169,6 +169,20 @@ impl Filter {
     }
 }
 
+/// Fill `window` with input samples `start ..` where `input` holds samples
+/// `from .. from + input.len()` and the input ends at `end`: zeros outside (before the start,
+/// after the end), as the filter sees the edges.
+fn fill_window(window: &mut [f32], input: &[f32], from: usize, end: usize, start: isize) {
+    for (k, w) in window.iter_mut().enumerate() {
+        let idx = start + k as isize;
+        *w = if idx >= from as isize && idx < end as isize {
+            input[idx as usize - from]
+        } else {
+            0.0
+        };
+    }
+}
+
 /// Resample `input` from `from` Hz to `to` Hz.
 pub fn resample(input: &[f32], from: u32, to: u32, quality: Quality) -> Vec<f32> {
     if from == to || input.is_empty() || from == 0 || to == 0 {
@@ -184,14 +198,7 @@ pub fn resample(input: &[f32], from: u32, to: u32, quality: Quality) -> Vec<f32>
         let src: &[f32] = if start >= 0 && start + f.taps as isize <= n {
             &input[start as usize..start as usize + f.taps]
         } else {
-            for (k, w) in window.iter_mut().enumerate() {
-                let idx = start + k as isize;
-                *w = if idx >= 0 && idx < n {
-                    input[idx as usize]
-                } else {
-                    0.0
-                };
-            }
+            fill_window(&mut window, input, 0, input.len(), start);
             &window
         };
         out.push(f.output(src, p, t));
@@ -213,18 +220,22 @@ pub struct Resampler {
     fed: usize,
     /// The next output's index.
     next: usize,
+    /// The filter's span of input where it reaches past an edge.
+    window: Vec<f32>,
 }
 
 impl Resampler {
     /// A converter from `from` Hz to `to` Hz.
     pub fn new(from: u32, to: u32, quality: Quality) -> Self {
         let filter = (from != to && from != 0 && to != 0).then(|| Filter::new(from, to, quality));
+        let window = vec![0.0; filter.as_ref().map_or(0, |f| f.taps)];
         Self {
             filter,
             kept: Vec::new(),
             kept_from: 0,
             fed: 0,
             next: 0,
+            window,
         }
     }
 
@@ -236,7 +247,6 @@ impl Resampler {
         };
         self.kept.extend_from_slice(input);
         self.fed += input.len();
-        let mut window = vec![0.0f32; f.taps];
         loop {
             let (start, p, t) = f.position(self.next);
             if start + f.taps as isize > self.fed as isize {
@@ -247,15 +257,14 @@ impl Resampler {
                 &self.kept[at..at + f.taps]
             } else {
                 // Only before the input's start (zeros there, as in `resample`).
-                for (k, w) in window.iter_mut().enumerate() {
-                    let idx = start + k as isize;
-                    *w = if idx >= self.kept_from as isize {
-                        self.kept[idx as usize - self.kept_from]
-                    } else {
-                        0.0
-                    };
-                }
-                &window
+                fill_window(
+                    &mut self.window,
+                    &self.kept,
+                    self.kept_from,
+                    self.fed,
+                    start,
+                );
+                &self.window
             };
             out.push(f.output(src, p, t));
             self.next += 1;
@@ -270,26 +279,23 @@ impl Resampler {
     }
 
     /// The end of the input: the remaining outputs (the input taken as zeros past its end).
-    pub fn finish(self, out: &mut Vec<f32>) {
+    pub fn finish(mut self, out: &mut Vec<f32>) {
         let Some(f) = &self.filter else {
             return;
         };
         if self.fed == 0 {
             return;
         }
-        let n = self.fed as isize;
-        let mut window = vec![0.0f32; f.taps];
         for j in self.next..f.out_len(self.fed) {
             let (start, p, t) = f.position(j);
-            for (k, w) in window.iter_mut().enumerate() {
-                let idx = start + k as isize;
-                *w = if idx >= self.kept_from as isize && idx < n {
-                    self.kept[idx as usize - self.kept_from]
-                } else {
-                    0.0
-                };
-            }
-            out.push(f.output(&window, p, t));
+            fill_window(
+                &mut self.window,
+                &self.kept,
+                self.kept_from,
+                self.fed,
+                start,
+            );
+            out.push(f.output(&self.window, p, t));
         }
     }
 }
