@@ -45,15 +45,7 @@ impl FileStore {
 
     /// Write `bytes` atomically at `rel`.
     pub async fn write(&self, rel: &str, bytes: &[u8]) -> std::io::Result<()> {
-        let path = self
-            .absolute(rel)
-            .ok_or_else(|| std::io::Error::other(format!("bad path {rel}")))?;
-        if let Some(dir) = path.parent() {
-            tokio::fs::create_dir_all(dir).await?;
-        }
-        let tmp = path.with_extension(format!("tmp-{}", random_hex(4)));
-        tokio::fs::write(&tmp, bytes).await?;
-        tokio::fs::rename(&tmp, &path).await
+        self.write_pieces(rel, &[Cow::Borrowed(bytes)]).await
     }
 
     /// Write the concatenation of `pieces` atomically at `rel`, without joining them in

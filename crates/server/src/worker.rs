@@ -450,8 +450,10 @@ async fn store_track(
     // Each file is recorded, written and freed in turn (the stems' ZIP straight from the stems'
     // bytes): a 10-minute song's MP3s are ~120 MB, and holding them all with a copy for the ZIP
     // and the ZIP itself took the service over its memory bound.
-    let mut put = |kind: &str, name: String, size: usize| -> String {
+    // The file's id and the path its record points at (where it is written).
+    let mut put = |kind: &str, name: String, size: usize| -> (String, String) {
         let id = keys::random_hex(16);
+        let path = format!("media/{}/{id}", task.id);
         out.push(FileRecord {
             id: id.clone(),
             key_id: task.key_id.clone(),
@@ -460,33 +462,27 @@ async fn store_track(
             mime: crate::fetch::mime_for_name(&name).into(),
             name,
             size: size as i64,
-            path: format!("media/{}/{id}", task.id),
+            path: path.clone(),
             upload_path: None,
             created_at: now,
             expires_at: expires,
         });
-        id
+        (id, path)
     };
-    let song = put("song", format!("{base}.mp3"), track.song_mp3.len());
-    write_file(app, task, &song, &[Cow::Borrowed(&track.song_mp3)]).await?;
+    let (song, at) = put("song", format!("{base}.mp3"), track.song_mp3.len());
+    write_file(app, &at, &[Cow::Borrowed(&track.song_mp3)]).await?;
     drop(track.song_mp3);
-    let instrumental = put(
+    let (instrumental, at) = put(
         "instrumental",
         format!("{base}-instrumental.mp3"),
         track.instrumental_mp3.len(),
     );
-    write_file(
-        app,
-        task,
-        &instrumental,
-        &[Cow::Borrowed(&track.instrumental_mp3)],
-    )
-    .await?;
+    write_file(app, &at, &[Cow::Borrowed(&track.instrumental_mp3)]).await?;
     drop(track.instrumental_mp3);
-    let midi = put("midi", format!("{base}.mid"), track.midi.len());
-    write_file(app, task, &midi, &[Cow::Borrowed(&track.midi)]).await?;
-    let cover = put("cover", format!("{base}.png"), track.cover_png.len());
-    write_file(app, task, &cover, &[Cow::Borrowed(&track.cover_png)]).await?;
+    let (midi, at) = put("midi", format!("{base}.mid"), track.midi.len());
+    write_file(app, &at, &[Cow::Borrowed(&track.midi)]).await?;
+    let (cover, at) = put("cover", format!("{base}.png"), track.cover_png.len());
+    write_file(app, &at, &[Cow::Borrowed(&track.cover_png)]).await?;
     // No stems (the engine was configured without them): no ZIP either.
     let stems_file = if track.stems.is_empty() {
         String::new()
@@ -498,18 +494,18 @@ async fn store_track(
             .collect();
         let pieces = files::zip_stored_pieces(&zip_members);
         let zip_size = pieces.iter().map(|p| p.len()).sum();
-        let id = put("stems", format!("{base}-stems.zip"), zip_size);
-        write_file(app, task, &id, &pieces).await?;
+        let (id, at) = put("stems", format!("{base}-stems.zip"), zip_size);
+        write_file(app, &at, &pieces).await?;
         id
     };
     let mut stems = Vec::new();
     for (name, bytes) in track.stems {
-        let id = put(
+        let (id, at) = put(
             "stem",
             format!("{base}-{}.mp3", files::safe_name(&name)),
             bytes.len(),
         );
-        write_file(app, task, &id, &[Cow::Borrowed(&bytes)]).await?;
+        write_file(app, &at, &[Cow::Borrowed(&bytes)]).await?;
         stems.push((name, id));
     }
     let idx = usize::from(variation - 1);
@@ -541,16 +537,10 @@ async fn store_track(
     Ok((record, out))
 }
 
-/// Write a task's media file `id` from `pieces`, in order.
-async fn write_file(
-    app: &App,
-    task: &TaskRecord,
-    id: &str,
-    pieces: &[Cow<'_, [u8]>],
-) -> Result<(), Stop> {
-    let path = format!("media/{}/{id}", task.id);
+/// Write a media file at `path` (its record's) from `pieces`, in order.
+async fn write_file(app: &App, path: &str, pieces: &[Cow<'_, [u8]>]) -> Result<(), Stop> {
     app.files
-        .write_pieces(&path, pieces)
+        .write_pieces(path, pieces)
         .await
         .map_err(|e| Stop::Failed(internal(format!("storing a file: {e}"))))
 }
