@@ -46,8 +46,8 @@ use crate::synth::PartPlayer;
 use crate::vocal::{HOP, VocalTrack};
 use crate::{RATE, RenderError, check_range};
 
-/// Frames per chunk of the streaming passes (186 ms).
-const CHUNK: usize = 8192;
+/// Frames per chunk of the streaming passes (186 ms), the stems' included.
+pub(crate) const CHUNK: usize = 8192;
 /// Margin under the true-peak ceiling the limiter keeps for the MP3 encoder: decoded at
 /// 192 kbps, LAME's output overshoots the PCM it was given by up to 0.7 dB on our mixes
 /// (measured with `ffmpeg -af ebur128=peak=true`, `docs/render.md`), as EBU R128 s1 warns

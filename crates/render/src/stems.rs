@@ -13,12 +13,9 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use bandmate_audio::{Mp3Encoder, Mp3Settings};
 use bandmate_core::{Arrangement, Part};
 
-use crate::mix::MixedVocal;
+use crate::mix::{CHUNK, MixedVocal};
 use crate::renderer::{RenderSettings, Renderer};
 use crate::{RATE, RenderError};
-
-/// Frames rendered and encoded at a time.
-const CHUNK: usize = 8192;
 
 /// Each stem's MP3 or why it failed, by stem; `None` until a worker has made it.
 type Slots = Mutex<Vec<Option<Result<Vec<u8>, RenderError>>>>;
