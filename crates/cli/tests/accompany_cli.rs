@@ -2,23 +2,13 @@
 //! with the project's generated SoundFont, every output it can write, and every way its
 //! arguments or input can be wrong.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use bandmate_audio::{DecodeLimits, decode, measure_loudness};
-
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bandmate"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!(
-        "bandmate-accompany-test-{}-{name}",
-        std::process::id()
-    ));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use common::{bin, scratch};
 
 /// A sung take (the synthetic singer, C major, 100 BPM) and the test SoundFont in `dir`.
 fn take_and_font(dir: &Path, bars: u32) -> (PathBuf, PathBuf) {
@@ -72,7 +62,7 @@ fn files(dir: &Path) -> Vec<String> {
 
 #[test]
 fn accompany_writes_every_output_and_a_summary() {
-    let dir = scratch("all");
+    let dir = scratch("accompany-all");
     let (wav, font) = take_and_font(&dir, 8);
     let out_dir = dir.join("out");
     let song = out_dir.join("song.mp3");
@@ -275,7 +265,7 @@ fn fails(dir: &Path, font: &Path, args: &[&str]) -> String {
 
 #[test]
 fn accompany_errors_are_one_clear_line_and_write_nothing() {
-    let dir = scratch("bad");
+    let dir = scratch("accompany-bad");
     let (take, font) = take_and_font(&dir, 2);
     let take = take.to_str().unwrap();
     let path = |name: &str| dir.join(name).display().to_string();

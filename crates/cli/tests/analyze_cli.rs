@@ -1,17 +1,8 @@
 //! `bandmate analyze` and `bandmate synth-vocal` as a user runs them: real binary, real files.
 
-use std::path::PathBuf;
-use std::process::Command;
+mod common;
 
-fn bin() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_bandmate"))
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("bandmate-cli-test-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&dir).expect("temp dir");
-    dir
-}
+use common::{bin, scratch};
 
 #[test]
 fn analyze_json_is_the_prediction_format() {
