@@ -32,9 +32,22 @@ pub fn random_hex(bytes: usize) -> String {
     hex::encode(b)
 }
 
-/// A new task id: 32 lowercase hex characters, like upstream's.
+/// A new task id: 32 lowercase hex characters, like upstream's: the creation time in
+/// milliseconds (12 hex) followed by 80 random bits (20 hex).
+///
+/// Time first, so that new ids sort after old ones: every submission inserts into the unique
+/// index on `tasks.id`, and with uniformly random ids each insert dirtied a random page of
+/// that index. On a database of 270,000 tasks that alone made each WAL checkpoint long enough
+/// to stall the next commit, and the p99 of submissions at 2,000/s rose from 5 to 19 ms;
+/// with time-ordered ids the inserts land on the index's last pages and the p99 stays at 4–5
+/// ms (docs/server.md). The random part keeps ids unguessable and unique within a
+/// millisecond; the worker's seed is the first 16 hex digits (time and 16 random bits).
 pub fn task_id() -> String {
-    random_hex(16)
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis());
+    // 48 bits of milliseconds last until the year 10889.
+    format!("{:012x}{}", ms & 0xffff_ffff_ffff, random_hex(10))
 }
 
 /// A new webhook secret (`whsec_` + 48 hex).
@@ -87,5 +100,23 @@ mod tests {
         assert_ne!(task_id(), t);
         assert_eq!(hash_key("a").len(), 32);
         assert_ne!(hash_key("a"), hash_key("b"));
+    }
+
+    #[test]
+    fn task_ids_sort_by_creation_and_differ_within_a_millisecond() {
+        let earlier = task_id();
+        std::thread::sleep(std::time::Duration::from_millis(2));
+        let later = task_id();
+        assert!(earlier < later, "{earlier} !< {later}");
+        // Many ids in the same few milliseconds: all distinct, random tails all different.
+        let ids: Vec<String> = (0..1000).map(|_| task_id()).collect();
+        let tails: std::collections::HashSet<&str> = ids.iter().map(|t| &t[12..]).collect();
+        assert_eq!(tails.len(), ids.len());
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .unwrap()
+            .as_millis() as u64;
+        let stamped = u64::from_str_radix(&later[..12], 16).unwrap();
+        assert!(now - stamped < 60_000, "{stamped} is not {now}");
     }
 }

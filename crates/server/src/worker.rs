@@ -230,6 +230,8 @@ pub async fn blocking<T: Send + 'static>(
     }
 }
 
+/// The engine's seed for a task: its id's first 16 hex digits (ids made before ids began with
+/// the time were all random; a WAV re-render of an old task must get its song's seed back).
 fn seed_of(task_id: &str) -> u64 {
     u64::from_str_radix(task_id.get(..16).unwrap_or("0"), 16).unwrap_or(0)
 }
