@@ -6,6 +6,12 @@
 const $ = (id) => document.getElementById(id);
 const STAGES = ["UPLOAD", "PENDING", "TEXT_SUCCESS", "FIRST_SUCCESS", "SUCCESS"];
 const FAILED = ["CREATE_TASK_FAILED", "GENERATE_AUDIO_FAILED", "SENSITIVE_WORD_ERROR"];
+// The server's public base URL (filled in by the server): the player's callback sink lives
+// under it, and the server's own file links are loaded by path, so the page works from any
+// address that reaches the server (localhost, a LAN address, a proxy).
+const BASE = (document.querySelector('meta[name="bandmate-base-url"]') || {}).content || location.origin;
+const SINK = BASE + "/player/callback";
+function local(url) { return url && url.startsWith(BASE + "/") ? url.slice(BASE.length) : url; }
 let pollTimer = null;
 let currentTaskId = "";
 const rendered = new Map(); // track id -> element
@@ -74,7 +80,7 @@ $("form").addEventListener("submit", async (ev) => {
       title: $("title").value,
       tags: $("tags").value,
       negativeTags: $("negativeTags").value,
-      callBackUrl: location.origin + "/player/callback",
+      callBackUrl: SINK,
       model: $("model").value,
       styleWeight: Number($("styleWeight").value),
       weirdnessConstraint: Number($("weirdnessConstraint").value),
@@ -113,7 +119,9 @@ function poll(taskId) {
       message("Failed (" + d.errorCode + "): " + d.errorMessage, true);
       $("submit").disabled = false;
     } else if (stage === "SUCCESS") {
-      message("Done: two songs are ready.");
+      message(d.status === "CALLBACK_EXCEPTION"
+        ? "Done: two songs are ready (the callback to this task's callBackUrl could not be delivered)."
+        : "Done: two songs are ready.");
       $("submit").disabled = false;
     } else {
       message({ PENDING: "Waiting for a worker…", TEXT_SUCCESS: "Listening done; arranging and rendering the first song…", FIRST_SUCCESS: "First song ready; rendering the second…" }[d.status] || d.status);
@@ -146,7 +154,7 @@ function chartOf(plan) {
 function link(nav, label, href, download) {
   const a = document.createElement("a");
   a.textContent = label;
-  a.href = href;
+  a.href = local(href);
   if (download) a.href += (href.includes("?") ? "&" : "?") + "download=1";
   nav.appendChild(a);
   return a;
@@ -161,13 +169,13 @@ function renderTrack(t, taskPlan) {
   el.querySelector(".meta").textContent = [t.modelName, t.tags, typeof t.duration === "number" ? t.duration.toFixed(1) + " s" : ""].filter(Boolean).join(" · ");
   const cover = el.querySelector(".cover");
   cover.addEventListener("error", () => { cover.style.visibility = "hidden"; });
-  if (t.imageUrl) cover.src = t.imageUrl;
+  if (t.imageUrl) cover.src = local(t.imageUrl);
   const audio = el.querySelector(".audio");
-  audio.src = t.audioUrl;
+  audio.src = local(t.audioUrl);
   const nav = el.querySelector(".downloads");
   link(nav, "MP3", t.audioUrl, true);
   const wav = link(nav, "WAV", "#", false);
-  if (t.wavUrl) { wav.href = t.wavUrl + "?download=1"; } else { wav.addEventListener("click", (ev) => makeWav(ev, t, wav)); }
+  if (t.wavUrl) { wav.href = local(t.wavUrl) + "?download=1"; } else { wav.addEventListener("click", (ev) => makeWav(ev, t, wav)); }
   if (t.instrumentalUrl) link(nav, "Instrumental", t.instrumentalUrl, true);
   if (t.stemsUrl) link(nav, "Stems (ZIP)", t.stemsUrl, true);
   if (t.midiUrl) link(nav, "MIDI", t.midiUrl, true);
@@ -177,7 +185,7 @@ function renderTrack(t, taskPlan) {
   $("songs").insertBefore(el, slot || null);
   const chart = chartOf(t.plan).length ? chartOf(t.plan) : chartOf(taskPlan);
   drawChart(el, chart, t.duration);
-  loadWave(el, t.audioUrl, audio, chart, t.duration);
+  loadWave(el, local(t.audioUrl), audio, chart, t.duration);
 }
 
 async function makeWav(ev, t, a) {
@@ -187,13 +195,13 @@ async function makeWav(ev, t, a) {
   a.textContent = "WAV…";
   const r = await api("/api/v1/wav/generate", {
     method: "POST", headers: { "Content-Type": "application/json" },
-    body: JSON.stringify({ taskId: currentTaskId, audioId: t.id, callBackUrl: location.origin + "/player/callback" }),
+    body: JSON.stringify({ taskId: currentTaskId, audioId: t.id, callBackUrl: SINK }),
   });
   if (r.code !== 200) { a.textContent = "WAV (" + r.msg + ")"; return; }
   const wait = async () => {
     const w = await api("/api/v1/wav/record-info?taskId=" + r.data.taskId);
     if (w.data && w.data.successFlag === "SUCCESS") {
-      a.classList.remove("pending"); a.textContent = "WAV"; a.href = w.data.response.audioWavUrl + "?download=1";
+      a.classList.remove("pending"); a.textContent = "WAV"; a.href = local(w.data.response.audioWavUrl) + "?download=1";
       a.replaceWith(a.cloneNode(true));
     } else if (w.data && w.data.successFlag === "PENDING") { setTimeout(wait, 1000); }
     else { a.textContent = "WAV failed"; }
@@ -253,6 +261,7 @@ async function loadWave(el, url, audio, chart, duration) {
     if (!duration) drawChart(el, chart, decoded.duration);
     ctx.close && ctx.close();
   } catch (e) { /* the waveform is decoration; playback still works */ }
+  el.dataset.waveform = peaks ? "drawn" : "failed";
   el.dataset.ready = "true";
   draw(peaks);
   canvas.addEventListener("click", (ev) => {

@@ -152,10 +152,14 @@ impl Driver {
     }
 
     async fn js(&self, script: &str) -> Value {
+        self.js_with(script, json!([])).await
+    }
+
+    async fn js_with(&self, script: &str, args: Value) -> Value {
         self.cmd(
             reqwest::Method::POST,
             "/execute/sync",
-            Some(json!({"script": script, "args": []})),
+            Some(json!({"script": script, "args": args})),
         )
         .await
     }
@@ -180,14 +184,25 @@ impl Driver {
         }
     }
 
+    /// A screenshot of the window with the stages at the top, checked to show both finished
+    /// songs (their name, waveform and chord chart inside the window) before it is saved.
     async fn screenshot(&self, path: &Path) {
-        self.js("document.getElementById('progress').scrollIntoView(); return true")
+        let visible = self
+            .js("document.getElementById('progress').scrollIntoView(); \
+                 const inView = (e) => { const r = e.getBoundingClientRect(); \
+                   return r.width > 0 && r.top >= 0 && r.bottom <= window.innerHeight; }; \
+                 return [...document.querySelectorAll('#songs .track')].map((t) => \
+                   ['.name', '.wave', '.chart'].every((c) => inView(t.querySelector(c))))")
             .await;
+        assert_eq!(visible, json!([true, true]), "both songs in the screenshot");
         let v = self.cmd(reqwest::Method::GET, "/screenshot", None).await;
         let png = base64::engine::general_purpose::STANDARD
             .decode(v.as_str().expect("base64"))
             .expect("png");
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
+        // IHDR: width and height, big-endian, at bytes 16..24; the window is 1100 x 1500.
+        let dim = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        assert!(dim(16) >= 1000 && dim(20) >= 1300, "{} x {}", dim(16), dim(20));
         std::fs::write(path, png).expect("write screenshot");
     }
 }
@@ -216,23 +231,82 @@ fn screenshot_path(name: &str) -> PathBuf {
     Path::new(env!("CARGO_TARGET_TMPDIR")).join(name)
 }
 
-/// Drive the page through a whole task; returns the driver for more checks.
-async fn make_songs(s: &TestServer, vocal: &Path) -> Driver {
+/// How the test hands the vocal to the page.
+enum Choose {
+    /// Through the file input, as a click on the drop zone would.
+    Input,
+    /// Dropped on the drop zone (a `drop` event carrying the file).
+    Drop,
+}
+
+/// What the test sets in the form besides the key, the file, the title and the tags.
+const FORM: &[(&str, &str)] = &[
+    ("#negativeTags", "heavy metal, drums"),
+    ("#model", "V5"),
+    ("#vocalGender", "f"),
+    ("#styleWeight", "0.8"),
+    ("#weirdnessConstraint", "0.1"),
+    ("#audioWeight", "0.9"),
+];
+
+/// Drive the page, opened at `page`, through a whole task; returns the driver for more checks.
+async fn make_songs(s: &TestServer, page: &str, vocal: &Path, how: Choose) -> Driver {
     let d = Driver::start().await;
-    d.goto(&format!("{}/", s.base)).await;
+    d.goto(&format!("{page}/")).await;
     d.type_into("#apiKey", &s.key).await;
-    let input = d.find("#vocal").await;
-    d.cmd(
-        reqwest::Method::POST,
-        &format!("/element/{input}/value"),
-        Some(json!({"text": vocal.display().to_string()})),
-    )
-    .await;
+    match how {
+        Choose::Input => {
+            let input = d.find("#vocal").await;
+            d.cmd(
+                reqwest::Method::POST,
+                &format!("/element/{input}/value"),
+                Some(json!({"text": vocal.display().to_string()})),
+            )
+            .await;
+        }
+        Choose::Drop => {
+            let bytes = std::fs::read(vocal).unwrap();
+            let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
+            let name = vocal.file_name().unwrap().to_string_lossy().to_string();
+            d.js_with(
+                "const bin = atob(arguments[0]); const a = new Uint8Array(bin.length); \
+                 for (let i = 0; i < bin.length; i++) a[i] = bin.charCodeAt(i); \
+                 const dt = new DataTransfer(); \
+                 dt.items.add(new File([a], arguments[1], { type: 'audio/wav' })); \
+                 const drop = document.getElementById('drop'); \
+                 for (const type of ['dragenter', 'dragover', 'drop']) \
+                   drop.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true })); \
+                 return true",
+                json!([b64, name]),
+            )
+            .await;
+            let shown = d
+                .js("return document.getElementById('dropText').textContent")
+                .await;
+            let shown = shown.as_str().unwrap_or_default();
+            assert!(shown.starts_with(&format!("{name} (")), "{shown}");
+        }
+    }
     d.type_into("#title", "Browser Song").await;
     d.type_into("#tags", "acoustic, piano").await;
+    d.type_into("#negativeTags", FORM[0].1).await;
+    // Selects and sliders as a user leaves them: value set, `input` fired (the sliders show
+    // their value beside them).
+    let shown = d
+        .js_with(
+            "for (const [css, v] of arguments[0].slice(1)) { const e = document.querySelector(css); \
+               e.value = v; e.dispatchEvent(new Event('input', { bubbles: true })); \
+               e.dispatchEvent(new Event('change', { bubbles: true })); } \
+             return ['styleWeightOut', 'weirdnessConstraintOut', 'audioWeightOut'] \
+               .map((id) => document.getElementById(id).textContent)",
+            json!([FORM]),
+        )
+        .await;
+    assert_eq!(shown, json!(["0.80", "0.10", "0.90"]));
     d.click("#submit").await;
     d.wait_js(
-        "if (document.querySelector('#stages li.failed')) return document.getElementById('message').textContent; \
+        "if (document.querySelector('#stages li.failed') || document.querySelector('#message.error')) \
+           return document.getElementById('message').textContent; \
          return document.querySelectorAll('#songs .track[data-ready=\"true\"]').length === 2 \
          && document.querySelector('#stages li[data-stage=\"SUCCESS\"]').className === 'done'",
         Duration::from_secs(180),
@@ -241,12 +315,51 @@ async fn make_songs(s: &TestServer, vocal: &Path) -> Driver {
     d
 }
 
+/// The page's task, as the API reports it to the key the page used.
+async fn page_task(s: &TestServer, d: &Driver) -> Value {
+    let msg = d
+        .js("return document.getElementById('message').textContent")
+        .await;
+    assert_eq!(msg, json!("Done: two songs are ready."));
+    let task = d.js("return currentTaskId").await;
+    let task = task.as_str().expect("the page's task id");
+    assert_eq!(task.len(), 32, "{task}");
+    s.record(&s.key, task).await
+}
+
+/// Each song's waveform was decoded and drawn (not the flat placeholder), and its chord chart
+/// has the chords of its plan.
+async fn songs_are_drawn(d: &Driver) {
+    let drawn = d
+        .js("return [...document.querySelectorAll('#songs .track')].map((t) => t.dataset.waveform)")
+        .await;
+    assert_eq!(drawn, json!(["drawn", "drawn"]));
+    // Bars of different heights: a decoded waveform, not the placeholder's flat line.
+    let heights = d
+        .js("return [...document.querySelectorAll('#songs .track .wave')].map((c) => { \
+               const g = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
+               const tall = new Set(); \
+               for (let x = 0; x < c.width; x += 7) { let h = 0; \
+                 for (let y = 0; y < c.height; y++) if (g[4 * (y * c.width + x) + 3] > 0) h++; \
+                 tall.add(h); } \
+               return tall.size; })")
+        .await;
+    for n in heights.as_array().expect("two canvases") {
+        assert!(n.as_u64().unwrap_or(0) >= 10, "{heights}");
+    }
+}
+
 #[tokio::test]
 async fn the_player_makes_and_shows_two_songs() {
-    let s = spawn(|_| {}, None).await;
+    // Nothing on loopback is allow-listed: the page's own callback sink and upload must pass
+    // as the server's own URLs, and the page is opened at `localhost`, not the address the
+    // server announces, as a user typing the address would.
+    let s = spawn(|c| c.fetch.allow.clear(), None).await;
+    let page = s.base.replace("127.0.0.1", "localhost");
+    assert_ne!(page, s.base);
     let vocal = s.dir.path().join("my-vocal.wav");
     std::fs::write(&vocal, vocal_wav()).unwrap();
-    let d = make_songs(&s, &vocal).await;
+    let d = make_songs(&s, &page, &vocal, Choose::Input).await;
     let names = d
         .js("return [...document.querySelectorAll('#songs .track .name')].map(e => e.textContent)")
         .await;
@@ -263,6 +376,32 @@ async fn the_player_makes_and_shows_two_songs() {
         plan.starts_with("Key C major · ") && plan.contains("Acoustic folk"),
         "{plan}"
     );
+    // Every control reached the request.
+    let record = page_task(&s, &d).await;
+    let param: Value = serde_json::from_str(record["data"]["param"].as_str().unwrap()).unwrap();
+    assert_eq!(param["negativeTags"], json!("heavy metal, drums"));
+    assert_eq!(param["model"], json!("V5"));
+    assert_eq!(param["vocalGender"], json!("f"));
+    assert_eq!(param["styleWeight"], json!(0.8));
+    assert_eq!(param["weirdnessConstraint"], json!(0.1));
+    assert_eq!(param["audioWeight"], json!(0.9));
+    assert_eq!(param["callBackUrl"], json!(format!("{}/player/callback", s.base)));
+    songs_are_drawn(&d).await;
+    // The real plan's chord chart runs under each song: several chords, first at the start.
+    let charts = d
+        .js("return [...document.querySelectorAll('#songs .track')].map((t) => \
+               [...t.querySelectorAll('.chord')].map((c) => parseFloat(c.style.left)))")
+        .await;
+    for chart in charts.as_array().expect("two charts") {
+        let lefts: Vec<f64> = chart
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert!(lefts.len() >= 4, "{charts}");
+        assert!(lefts.windows(2).all(|w| w[0] < w[1]), "{charts}");
+    }
     let links = d
         .js("return [...document.querySelectorAll('#songs .track:first-child .downloads a')].map(a => a.textContent)")
         .await;
@@ -270,6 +409,11 @@ async fn the_player_makes_and_shows_two_songs() {
         links,
         json!(["MP3", "WAV", "Instrumental", "Stems (ZIP)", "MIDI", "Cover"])
     );
+    // The server's own links are loaded by path, so they work from this origin too.
+    let src = d
+        .js("return document.querySelector('#songs .track:first-child audio').getAttribute('src')")
+        .await;
+    assert!(src.as_str().unwrap().starts_with("/files/"), "{src}");
     let path = screenshot_path("player-engine.png");
     d.screenshot(&path).await;
     println!("screenshot: {}", path.display());
@@ -280,7 +424,9 @@ async fn the_chord_chart_follows_the_playhead() {
     let s = spawn(|_| {}, Some(FakeBand::new(Duration::from_millis(200)))).await;
     let vocal = s.dir.path().join("my-vocal.wav");
     std::fs::write(&vocal, vocal_wav()).unwrap();
-    let d = make_songs(&s, &vocal).await;
+    let d = make_songs(&s, &s.base, &vocal, Choose::Drop).await;
+    page_task(&s, &d).await;
+    songs_are_drawn(&d).await;
     let chords = d
         .js("return [...document.querySelectorAll('#songs .track:first-child .chord')].map(e => e.textContent)")
         .await;
