@@ -202,7 +202,12 @@ impl Driver {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         // IHDR: width and height, big-endian, at bytes 16..24; the window is 1100 x 1500.
         let dim = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
-        assert!(dim(16) >= 1000 && dim(20) >= 1300, "{} x {}", dim(16), dim(20));
+        assert!(
+            dim(16) >= 1000 && dim(20) >= 1300,
+            "{} x {}",
+            dim(16),
+            dim(20)
+        );
         std::fs::write(path, png).expect("write screenshot");
     }
 }
@@ -336,13 +341,15 @@ async fn songs_are_drawn(d: &Driver) {
     assert_eq!(drawn, json!(["drawn", "drawn"]));
     // Bars of different heights: a decoded waveform, not the placeholder's flat line.
     let heights = d
-        .js("return [...document.querySelectorAll('#songs .track .wave')].map((c) => { \
+        .js(
+            "return [...document.querySelectorAll('#songs .track .wave')].map((c) => { \
                const g = c.getContext('2d').getImageData(0, 0, c.width, c.height).data; \
                const tall = new Set(); \
                for (let x = 0; x < c.width; x += 7) { let h = 0; \
                  for (let y = 0; y < c.height; y++) if (g[4 * (y * c.width + x) + 3] > 0) h++; \
                  tall.add(h); } \
-               return tall.size; })")
+               return tall.size; })",
+        )
         .await;
     for n in heights.as_array().expect("two canvases") {
         assert!(n.as_u64().unwrap_or(0) >= 10, "{heights}");
@@ -385,12 +392,17 @@ async fn the_player_makes_and_shows_two_songs() {
     assert_eq!(param["styleWeight"], json!(0.8));
     assert_eq!(param["weirdnessConstraint"], json!(0.1));
     assert_eq!(param["audioWeight"], json!(0.9));
-    assert_eq!(param["callBackUrl"], json!(format!("{}/player/callback", s.base)));
+    assert_eq!(
+        param["callBackUrl"],
+        json!(format!("{}/player/callback", s.base))
+    );
     songs_are_drawn(&d).await;
     // The real plan's chord chart runs under each song: several chords, first at the start.
     let charts = d
-        .js("return [...document.querySelectorAll('#songs .track')].map((t) => \
-               [...t.querySelectorAll('.chord')].map((c) => parseFloat(c.style.left)))")
+        .js(
+            "return [...document.querySelectorAll('#songs .track')].map((t) => \
+               [...t.querySelectorAll('.chord')].map((c) => parseFloat(c.style.left)))",
+        )
         .await;
     for chart in charts.as_array().expect("two charts") {
         let lefts: Vec<f64> = chart
