@@ -294,6 +294,10 @@ pub struct EngineSettings {
     /// task takes well under half the time (the stems are most of a variation's encoding)
     /// and its tracks carry no stems.
     pub stems: bool,
+    /// Nice value (0-19) of the threads that run the engine (default 10): renders take what
+    /// CPU the API, the callbacks and the database leave, so submissions and record-info stay
+    /// fast while songs render. Linux only; 0 leaves them at the server's priority.
+    pub nice: i32,
 }
 
 impl Default for EngineSettings {
@@ -305,6 +309,7 @@ impl Default for EngineSettings {
             min_seconds: e.decode_limits.min_seconds,
             threads: 0,
             stems: e.stems,
+            nice: 10,
         }
     }
 }
@@ -396,6 +401,12 @@ impl Config {
             return bad(format!(
                 "workers.heartbeat_s ({}) must be positive and below workers.lease_s ({})",
                 w.heartbeat_s, w.lease_s
+            ));
+        }
+        if !(0..=19).contains(&self.engine.nice) {
+            return bad(format!(
+                "engine.nice ({}) must be between 0 and 19",
+                self.engine.nice
             ));
         }
         if w.max_attempts < 1 {
@@ -663,6 +674,14 @@ mod tests {
         let mut c = Config::default();
         c.fetch.allow = vec!["300.1.1.1/8".into()];
         assert!(c.validate().is_err());
+        for nice in [-1, 20] {
+            let mut c = Config::default();
+            c.engine.nice = nice;
+            assert_eq!(
+                c.validate().unwrap_err().to_string(),
+                format!("invalid configuration: engine.nice ({nice}) must be between 0 and 19")
+            );
+        }
     }
 
     #[test]

@@ -211,14 +211,28 @@ async fn process(
     }
 }
 
-/// Run a synchronous, CPU-bound closure on the blocking pool; a panic becomes a 500.
+/// Run a synchronous, CPU-bound engine call on a thread of its own at nice value `nice`;
+/// a panic becomes a 500.
+///
+/// Not tokio's blocking pool: a nice value cannot be taken back without privileges, and the
+/// pool's threads also serve other blocking work. The engine's own threads (scoped, started
+/// from this one) inherit the nice value, so a render takes only the CPU that the API, the
+/// callbacks and the database leave (`engine.nice`, docs/server.md).
 pub async fn blocking<T: Send + 'static>(
+    nice: i32,
     f: impl FnOnce() -> Result<T, StageError> + Send + 'static,
 ) -> Result<T, StageError> {
-    match tokio::task::spawn_blocking(f).await {
-        Ok(r) => r,
-        Err(e) if e.is_panic() => {
-            let p = e.into_panic();
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("bandmate-engine".into())
+        .spawn(move || {
+            lower_priority(nice);
+            let _ = tx.send(std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)));
+        })
+        .map_err(|e| internal(format!("cannot start an engine thread: {e}")))?;
+    match rx.await {
+        Ok(Ok(r)) => r,
+        Ok(Err(p)) => {
             let msg = p
                 .downcast_ref::<&str>()
                 .map(|s| s.to_string())
@@ -226,9 +240,23 @@ pub async fn blocking<T: Send + 'static>(
                 .unwrap_or_else(|| "no message".into());
             Err(internal(format!("the engine crashed ({msg})")))
         }
-        Err(e) => Err(internal(e.to_string())),
+        Err(_) => Err(internal("the engine thread ended without an answer")),
     }
 }
+
+/// Lower the calling thread's priority to nice value `nice` (Linux keeps nice values per
+/// thread; threads it starts inherit them). Best effort: a refusal leaves it as it was.
+#[cfg(target_os = "linux")]
+fn lower_priority(nice: i32) {
+    if nice > 0
+        && let Err(e) = rustix::process::setpriority_process(None, nice)
+    {
+        tracing::debug!("could not lower the engine thread to nice {nice}: {e}");
+    }
+}
+
+#[cfg(not(target_os = "linux"))]
+fn lower_priority(_nice: i32) {}
 
 /// The engine's seed for a task: its id's first 16 hex digits (ids made before ids began with
 /// the time were all random; a WAV re-render of an old task must get its song's seed back).
@@ -344,7 +372,10 @@ async fn prepare(
     let pipeline = app.pipeline.clone();
     let params = req.params(seed);
     let started = Instant::now();
-    let prepared = blocking(move || pipeline.prepare(&bytes, ext.as_deref(), &params)).await?;
+    let prepared = blocking(app.config.engine.nice, move || {
+        pipeline.prepare(&bytes, ext.as_deref(), &params)
+    })
+    .await?;
     app.metrics.stage("text", started.elapsed());
     Ok(Arc::new(prepared))
 }
@@ -384,7 +415,10 @@ async fn generate(
         let started = Instant::now();
         let pipeline = app.pipeline.clone();
         let p = prepared.clone();
-        let track = blocking(move || pipeline.render(&p, variation)).await?;
+        let track = blocking(app.config.engine.nice, move || {
+            pipeline.render(&p, variation)
+        })
+        .await?;
         let stage = if variation == 1 { "first" } else { "complete" };
         app.metrics.stage(stage, started.elapsed());
         check_lease(lost)?;
@@ -584,7 +618,10 @@ async fn wav(
     let variation = u8::try_from(track.variation).unwrap_or(1);
     let started = Instant::now();
     let pipeline = app.pipeline.clone();
-    let wav = blocking(move || pipeline.render_wav(&prepared, variation)).await?;
+    let wav = blocking(app.config.engine.nice, move || {
+        pipeline.render_wav(&prepared, variation)
+    })
+    .await?;
     app.metrics.stage("wav", started.elapsed());
     check_lease(lost)?;
     let id = keys::random_hex(16);
@@ -717,9 +754,34 @@ mod tests {
         assert_ne!(seed_of(&keys::task_id()), seed_of(&keys::task_id()));
     }
 
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn engine_calls_run_at_their_nice_value_and_leave_the_caller_alone() {
+        let before = rustix::process::getpriority_process(None).unwrap();
+        let inside = blocking(7, || {
+            // The engine's own threads inherit the value.
+            let own = std::thread::spawn(|| rustix::process::getpriority_process(None).unwrap());
+            Ok((
+                rustix::process::getpriority_process(None).unwrap(),
+                own.join().unwrap(),
+            ))
+        })
+        .await
+        .unwrap();
+        assert_eq!(inside, (7.max(before), 7.max(before)));
+        assert_eq!(rustix::process::getpriority_process(None).unwrap(), before);
+        let unchanged = blocking(
+            0,
+            || Ok(rustix::process::getpriority_process(None).unwrap()),
+        )
+        .await
+        .unwrap();
+        assert_eq!(unchanged, before);
+    }
+
     #[tokio::test]
     async fn panics_become_internal_errors() {
-        let r: Result<(), StageError> = blocking(|| panic!("boom")).await;
+        let r: Result<(), StageError> = blocking(0, || panic!("boom")).await;
         let e = r.unwrap_err();
         assert_eq!(e.code, 500);
         assert_eq!(e.message, "internal error: the engine crashed (boom)");
