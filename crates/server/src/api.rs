@@ -38,7 +38,6 @@ pub fn router(app: Arc<App>) -> Router {
         .saturating_mul(4)
         .saturating_div(3)
         .saturating_add(64 * 1024);
-    let upload_405 = || async { UploadError::new(405, "Method not allowed") };
     Router::new()
         .route("/", get(player::index))
         .route("/player.js", get(player::script))
@@ -49,32 +48,45 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/openapi.json", get(openapi::handler))
         .route(
             "/api/v1/generate/add-instrumental",
-            post(submit).layer(DefaultBodyLimit::max(json_limit)),
+            post(submit)
+                .layer(DefaultBodyLimit::max(json_limit))
+                .fallback(wrong_method::<ApiError>),
         )
-        .route("/api/v1/generate/record-info", get(record_info))
-        .route("/api/v1/chat/credit", get(credit))
+        .route(
+            "/api/v1/generate/record-info",
+            get(record_info).fallback(wrong_method::<ApiError>),
+        )
+        .route(
+            "/api/v1/chat/credit",
+            get(credit).fallback(wrong_method::<ApiError>),
+        )
         .route(
             "/api/v1/wav/generate",
-            post(wav_generate).layer(DefaultBodyLimit::max(json_limit)),
+            post(wav_generate)
+                .layer(DefaultBodyLimit::max(json_limit))
+                .fallback(wrong_method::<ApiError>),
         )
-        .route("/api/v1/wav/record-info", get(wav_record_info))
+        .route(
+            "/api/v1/wav/record-info",
+            get(wav_record_info).fallback(wrong_method::<ApiError>),
+        )
         .route(
             "/api/file-stream-upload",
             post(upload_stream)
                 .layer(DefaultBodyLimit::disable())
-                .fallback(upload_405),
+                .fallback(wrong_method::<UploadError>),
         )
         .route(
             "/api/file-base64-upload",
             post(upload_base64)
                 .layer(DefaultBodyLimit::max(b64_limit))
-                .fallback(upload_405),
+                .fallback(wrong_method::<UploadError>),
         )
         .route(
             "/api/file-url-upload",
             post(upload_url)
                 .layer(DefaultBodyLimit::max(json_limit))
-                .fallback(upload_405),
+                .fallback(wrong_method::<UploadError>),
         )
         .route("/files/{id}", get(download))
         .route("/files/{id}/{name}", get(download_named))
@@ -94,6 +106,14 @@ async fn mirror_status(State(app): State<Arc<App>>, mut r: Response) -> Response
         *r.status_mut() = s;
     }
     r
+}
+
+/// A known `/api` path asked with a method it does not serve: code 405 in that path's answer
+/// shape (`ApiError`: the `/api/v1` envelope; `UploadError`: the upload shape), HTTP 200
+/// like every envelope answer (mirrored by `server.mirror_status`); axum adds the `Allow`
+/// header.
+async fn wrong_method<E: From<ApiError> + IntoResponse>() -> E {
+    ApiError::new(405, "Method not allowed").into()
 }
 
 async fn not_found(uri: axum::http::Uri) -> Response {
@@ -284,11 +304,19 @@ async fn wav_generate(
         .ok_or_else(ApiError::no_record)?;
     let tracks = app.store.tracks(&task.id).await?;
     let Some(track) = tracks.iter().find(|t| t.id == req.audio_id) else {
-        return Err(if task.track_ids.contains(&req.audio_id) {
-            ApiError::validation("audioId: the track is not finished yet")
-        } else {
-            ApiError::validation("audioId is not a track of this task")
-        });
+        return Err(ApiError::validation(
+            if !task.track_ids.contains(&req.audio_id) {
+                "audioId is not a track of this task".to_string()
+            } else if task.active {
+                "audioId: the track is not finished yet".to_string()
+            } else {
+                // A failed task's tracks will never be made: "not yet" would invite polling.
+                format!(
+                    "audioId: the track was not made (the task ended with {})",
+                    task.status
+                )
+            },
+        ));
     };
     let id = keys::task_id();
     let new = NewTask {

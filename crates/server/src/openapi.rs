@@ -1,6 +1,8 @@
 //! `/openapi.json`: an OpenAPI 3.1 description of every endpoint, written by hand from the
 //! contract (API.md) so the document says exactly what the handlers do. The service-endpoints
-//! test in `tests/api.rs` checks every endpoint is described.
+//! test in `tests/api.rs` checks every endpoint is described, and that every endpoint taking a
+//! `callBackUrl` describes its callback with a schema the real callback bodies
+//! (`records::stage_callback`, `error_callback`, `wav_callback`) conform to.
 
 use axum::Json;
 use axum::extract::State;
@@ -14,8 +16,8 @@ fn envelope(data: Value) -> Value {
         "type": "object",
         "required": ["code", "msg", "data"],
         "properties": {
-            "code": {"type": "integer", "enum": [200, 401, 402, 404, 409, 422, 429, 451, 455, 500],
-                     "description": "200 ok · 401 auth · 402 credits · 404 not found · 409 WAV exists · 422 validation · 429 rate limited · 455 maintenance · 500 error. Sent with HTTP 200 unless server.mirror_status is set."},
+            "code": {"type": "integer", "enum": [200, 401, 402, 404, 405, 409, 422, 429, 451, 455, 500],
+                     "description": "200 ok · 401 auth · 402 credits · 404 not found · 405 wrong HTTP method · 409 WAV exists · 422 validation · 429 rate limited · 455 maintenance · 500 error. Sent with HTTP 200 unless server.mirror_status is set."},
             "msg": {"type": "string", "example": "success"},
             "data": data
         }
@@ -29,6 +31,14 @@ fn answer(data: Value, description: &str) -> Value {
 fn upload_answer() -> Value {
     json!({"200": {"description": "`success` tells; errors carry code 400, 401, 405, 455 or 500",
         "content": {"application/json": {"schema": {"$ref": "#/components/schemas/UploadAnswer"}}}}})
+}
+
+/// An operation's `callbacks` entry: a POST of `schema` to the request's `callBackUrl`.
+fn callback(schema: &str) -> Value {
+    json!({"{$request.body#/callBackUrl}": {"post": {
+        "requestBody": {"content": {"application/json": {"schema": {"$ref": format!("#/components/schemas/{schema}")}}}},
+        "responses": {"200": {"description": "any 2xx within 15 s; otherwise retried 3 times with growing delays"}}
+    }}})
 }
 
 fn task_id_query() -> Value {
@@ -51,10 +61,7 @@ pub fn document(base: &str) -> Value {
                 "summary": "Add an instrumental to a vocal (two variations)",
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AddInstrumentalRequest"}}}},
                 "responses": answer(json!({"type": "object", "properties": {"taskId": {"type": "string", "pattern": "^[0-9a-f]{32}$"}}}), "taskId, or an error code with a message naming the field and rule"),
-                "callbacks": {"stages": {"{$request.body#/callBackUrl}": {"post": {
-                    "requestBody": {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/Callback"}}}},
-                    "responses": {"200": {"description": "any 2xx within 15 s; otherwise retried 3 times with growing delays"}}
-                }}}}
+                "callbacks": {"stages": callback("StageCallback")}
             }},
             "/api/v1/generate/record-info": {"get": {
                 "summary": "Task status and results",
@@ -70,7 +77,8 @@ pub fn document(base: &str) -> Value {
                 "requestBody": {"required": true, "content": {"application/json": {"schema": {
                     "type": "object", "required": ["taskId", "audioId", "callBackUrl"],
                     "properties": {"taskId": {"type": "string"}, "audioId": {"type": "string", "description": "the track id"}, "callBackUrl": {"type": "string", "format": "uri"}}}}}},
-                "responses": answer(json!({"type": "object", "properties": {"taskId": {"type": "string"}}}), "the WAV task id; 409 when that track's WAV already exists")
+                "responses": answer(json!({"type": "object", "properties": {"taskId": {"type": "string"}}}), "the WAV task id; 409 when that track's WAV already exists"),
+                "callbacks": {"wav": callback("WavCallback")}
             }},
             "/api/v1/wav/record-info": {"get": {
                 "summary": "WAV task status",
@@ -134,7 +142,7 @@ pub fn document(base: &str) -> Value {
                     "properties": {
                         "uploadUrl": {"type": "string", "format": "uri", "maxLength": 2048, "description": "the vocal or melody; fetched by the worker (size/time/redirect limits, private addresses refused)"},
                         "title": {"type": "string", "minLength": 1, "maxLength": 100},
-                        "tags": {"type": "string", "maxLength": 1000},
+                        "tags": {"type": "string", "minLength": 1, "maxLength": 1000, "description": "must contain a letter or digit (422 'tags must not be empty')"},
                         "negativeTags": {"type": "string", "maxLength": 200},
                         "callBackUrl": {"type": "string", "format": "uri", "maxLength": 2048},
                         "model": {"type": "string", "enum": ["V4_5PLUS", "V5"], "default": "V4_5PLUS"},
@@ -194,16 +202,34 @@ pub fn document(base: &str) -> Value {
                     }
                 },
                 "Callback": {
+                    "description": "Any body POSTed to a callBackUrl: the stages of an add-instrumental task, or the one callback of a WAV task.",
+                    "oneOf": [{"$ref": "#/components/schemas/StageCallback"}, {"$ref": "#/components/schemas/WavCallback"}]
+                },
+                "StageCallback": {
                     "type": "object",
+                    "required": ["code", "msg", "data"],
                     "description": "code 200 with callbackType text (data: []), first (track 1) or complete (both); on failure code 451/400/500/501 with callbackType error and data null. Signed with X-Webhook-Timestamp and X-Webhook-Signature = base64(HMAC-SHA256(secret, task_id + '.' + timestamp)) when the key has a webhook secret.",
                     "properties": {
                         "code": {"type": "integer"},
                         "msg": {"type": "string"},
-                        "data": {"type": "object", "properties": {
+                        "data": {"type": "object", "required": ["callbackType", "task_id", "data"], "properties": {
                             "callbackType": {"type": "string", "enum": ["text", "first", "complete", "error"]},
                             "task_id": {"type": "string"},
                             "data": {"type": ["array", "null"], "items": {"type": "object", "description": "snake_case track: id, audio_url, source_audio_url, stream_audio_url, source_stream_audio_url, image_url, source_image_url, prompt, model_name, title, tags, createTime, duration (+ instrumental_url, midi_url, stems_url, stems, plan)"}},
                             "plan": {"type": "object", "description": "text stage only: the plan"}
+                        }}
+                    }
+                },
+                "WavCallback": {
+                    "type": "object",
+                    "required": ["code", "msg", "data"],
+                    "description": "The callback of POST /api/v1/wav/generate: code 200 and msg success with the WAV's URL, or on failure the error code (500 internal, 501 generation failed, …) and the reason, with audioWavUrl null. Signed like the stage callbacks.",
+                    "properties": {
+                        "code": {"type": "integer"},
+                        "msg": {"type": "string"},
+                        "data": {"type": "object", "required": ["task_id", "audioWavUrl"], "properties": {
+                            "task_id": {"type": "string", "description": "the WAV task's id"},
+                            "audioWavUrl": {"type": ["string", "null"], "description": "the WAV; null on failure"}
                         }}
                     }
                 },

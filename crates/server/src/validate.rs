@@ -29,7 +29,7 @@ pub struct AddInstrumental {
     pub upload_url: String,
     /// 1..=100 characters.
     pub title: String,
-    /// <= 1000 characters.
+    /// <= 1000 characters, at least one letter or digit.
     pub tags: String,
     /// <= 200 characters.
     pub negative_tags: String,
@@ -181,6 +181,13 @@ pub fn add_instrumental(
         )));
     }
     let tags = required_string(&m, "tags")?;
+    // The contract has tags required and only negativeTags "may be empty". The engine reads
+    // words made of letters and digits (compose::tags splits on everything else), so "",
+    // "  " or ", ," would name no style at all: refused rather than silently played as the
+    // default band.
+    if !tags.chars().any(char::is_alphanumeric) {
+        return Err(ApiError::validation("tags must not be empty"));
+    }
     max_chars("tags", &tags, MAX_TAGS_CHARS)?;
     let negative_tags = required_string(&m, "negativeTags")?;
     max_chars("negativeTags", &negative_tags, MAX_NEGATIVE_TAGS_CHARS)?;
@@ -215,8 +222,16 @@ pub fn add_instrumental(
 /// Validate a WAV body.
 pub fn wav(body: &[u8], callback_guard: &Guard, own_base: &str) -> Result<WavRequest, ApiError> {
     let m = parse_object(body)?;
-    let task_id = required_string(&m, "taskId")?;
-    let audio_id = required_string(&m, "audioId")?;
+    // Ids are trimmed and must not be blank, as `taskId` of the record-info queries.
+    let id = |field: &str| -> Result<String, ApiError> {
+        let s = required_string(&m, field)?.trim().to_string();
+        if s.is_empty() {
+            return Err(ApiError::validation(format!("{field} is required")));
+        }
+        Ok(s)
+    };
+    let task_id = id("taskId")?;
+    let audio_id = id("audioId")?;
     let call_back_url = required_url(&m, "callBackUrl", Some((callback_guard, own_base)))?;
     Ok(WavRequest {
         task_id,
@@ -338,6 +353,24 @@ mod tests {
             err(with("tags", json!("t".repeat(1001)))),
             "tags must be at most 1000 characters"
         );
+        for empty in ["", " ", "\t\n ", ",", " , ,, ", "; | / -"] {
+            assert_eq!(
+                err(with("tags", json!(empty))),
+                "tags must not be empty",
+                "{empty:?}"
+            );
+        }
+        for fine in ["x", " , piano", "流行", "80s"] {
+            assert!(
+                add_instrumental(
+                    with("tags", json!(fine)).to_string().as_bytes(),
+                    &Guard::default(),
+                    OWN
+                )
+                .is_ok(),
+                "{fine:?}"
+            );
+        }
         assert_eq!(
             err(with("negativeTags", json!("t".repeat(201)))),
             "negativeTags must be at most 200 characters"
@@ -373,6 +406,45 @@ mod tests {
             );
             assert_eq!(err(with(f, json!("0.5"))), format!("{f} must be a number"));
         }
+    }
+
+    #[test]
+    fn wav_requests() {
+        let wav_err = |v: Value| {
+            wav(v.to_string().as_bytes(), &Guard::default(), OWN)
+                .unwrap_err()
+                .msg
+        };
+        let cb = "https://example.com/cb";
+        let r = wav(
+            json!({"taskId": " t1 ", "audioId": "a1", "callBackUrl": cb})
+                .to_string()
+                .as_bytes(),
+            &Guard::default(),
+            OWN,
+        )
+        .unwrap();
+        assert_eq!((r.task_id.as_str(), r.audio_id.as_str()), ("t1", "a1"));
+        assert_eq!(
+            wav_err(json!({"audioId": "a", "callBackUrl": cb})),
+            "taskId is required"
+        );
+        assert_eq!(
+            wav_err(json!({"taskId": "  ", "audioId": "a", "callBackUrl": cb})),
+            "taskId is required"
+        );
+        assert_eq!(
+            wav_err(json!({"taskId": "t", "audioId": "", "callBackUrl": cb})),
+            "audioId is required"
+        );
+        assert_eq!(
+            wav_err(json!({"taskId": "t", "audioId": 7, "callBackUrl": cb})),
+            "audioId must be a string"
+        );
+        assert_eq!(
+            wav_err(json!({"taskId": "t", "audioId": "a"})),
+            "callBackUrl is required"
+        );
     }
 
     #[test]
