@@ -3,6 +3,7 @@
 
 use anyhow::Context;
 use bandmate_server::keys::{KeySpec, create_key, webhook_secret};
+use bandmate_server::store::KeyChange;
 use bandmate_server::{now_ms, open_store};
 
 use crate::serve::ConfigArgs;
@@ -20,7 +21,8 @@ pub struct Args {
 enum Action {
     /// Create a key and print its secret (shown only now).
     Create {
-        /// A name for people (revoke and credit accept it too).
+        /// A name for people, not unique (revoke and credit accept it while only one live
+        /// key has it).
         #[arg(long, default_value = "default")]
         name: String,
         /// Starting credits (default: credits.default_credits).
@@ -41,12 +43,12 @@ enum Action {
     },
     /// List keys (never their secrets).
     List,
-    /// Revoke a key by id or name.
+    /// Revoke a key by id, or by name when only one live key has that name.
     Revoke {
         /// Key id (key_…) or name.
         key: String,
     },
-    /// Add credits to a key (negative to take).
+    /// Add credits to a key (negative to take), by id or by a name only one live key has.
     Credit {
         /// Key id or name.
         key: String,
@@ -54,6 +56,25 @@ enum Action {
         #[arg(allow_hyphen_values = true)]
         amount: i64,
     },
+}
+
+/// The id of the key `key` picked, or the one-line error saying why none was: unknown, or a
+/// name several live keys share (names are not unique), listing their ids.
+fn picked(change: KeyChange, key: &str, verb: &str) -> anyhow::Result<String> {
+    match change {
+        KeyChange::Done(id) => Ok(id),
+        // A revoked key can still be credited by id, never revoked twice.
+        KeyChange::NotFound if verb == "revoke" => {
+            anyhow::bail!("no active key with id or name '{key}'")
+        }
+        KeyChange::NotFound => anyhow::bail!("no key with id or name '{key}'"),
+        KeyChange::Ambiguous(ids) => anyhow::bail!(
+            "{} active keys are named '{key}' ({}); nothing changed: {verb} one by its id, e.g. `bandmate keys {verb} {}`",
+            ids.len(),
+            ids.join(", "),
+            ids[0]
+        ),
+    }
 }
 
 /// Run `keys`.
@@ -142,18 +163,12 @@ pub fn run(args: Args) -> anyhow::Result<()> {
                 }
             }
             Action::Revoke { key } => {
-                if store.revoke_key(&key, now_ms()).await? {
-                    println!("revoked {key}");
-                } else {
-                    anyhow::bail!("no active key with id or name '{key}'");
-                }
+                let id = picked(store.revoke_key(&key, now_ms()).await?, &key, "revoke")?;
+                println!("revoked {id}");
             }
             Action::Credit { key, amount } => {
-                if store.add_credits(&key, amount).await? {
-                    println!("added {amount} credits to {key}");
-                } else {
-                    anyhow::bail!("no key with id or name '{key}'");
-                }
+                let id = picked(store.add_credits(&key, amount).await?, &key, "credit")?;
+                println!("added {amount} credits to {id}");
             }
         }
         Ok(())

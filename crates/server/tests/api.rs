@@ -155,14 +155,14 @@ async fn auth_and_cross_key_isolation() {
     assert_eq!(s.record(&s.key, &task).await["code"], 200);
 
     // A revoked key is refused at once.
-    assert!(
+    assert!(matches!(
         s.app()
             .store
             .revoke_key("test", bandmate_server::now_ms())
             .await
             .unwrap(),
-        "revoked"
-    );
+        bandmate_server::store::KeyChange::Done(_)
+    ));
     assert_eq!(s.get("/api/v1/chat/credit", &other).await, unauthorized);
 }
 
@@ -630,6 +630,168 @@ async fn service_endpoints() {
         .await
         .unwrap();
     assert_eq!(r, json!({"code": 404, "msg": "Not Found", "data": null}));
+}
+
+/// `value` against a JSON Schema of the subset `/openapi.json` uses (`$ref` into
+/// `components/schemas`, `oneOf`, `type`, `enum`, `required`, `properties`, `items`). Where
+/// `properties` are listed the answer may carry no other field, so the document cannot fall
+/// behind what is sent.
+fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), String> {
+    if let Some(r) = schema["$ref"].as_str() {
+        let name = r
+            .strip_prefix("#/components/schemas/")
+            .ok_or_else(|| format!("{at}: odd $ref {r}"))?;
+        let target = &doc["components"]["schemas"][name];
+        if !target.is_object() {
+            return Err(format!("{at}: $ref {r} names no schema"));
+        }
+        return conforms(doc, target, value, at);
+    }
+    if let Some(branches) = schema["oneOf"].as_array() {
+        let fits = branches
+            .iter()
+            .filter(|b| conforms(doc, b, value, at).is_ok())
+            .count();
+        return if fits == 1 {
+            Ok(())
+        } else {
+            Err(format!("{at}: {fits} oneOf branches fit {value}"))
+        };
+    }
+    let types: Vec<&str> = match &schema["type"] {
+        Value::String(t) => vec![t.as_str()],
+        Value::Array(ts) => ts.iter().filter_map(Value::as_str).collect(),
+        _ => vec![],
+    };
+    let type_of = match value {
+        Value::Null => "null",
+        Value::Bool(_) => "boolean",
+        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
+        Value::Number(_) => "number",
+        Value::String(_) => "string",
+        Value::Array(_) => "array",
+        Value::Object(_) => "object",
+    };
+    let type_ok = types.is_empty()
+        || types.contains(&type_of)
+        || (type_of == "integer" && types.contains(&"number"));
+    if !type_ok {
+        return Err(format!("{at}: {value} is not {types:?}"));
+    }
+    if let Some(allowed) = schema["enum"].as_array()
+        && !allowed.contains(value)
+    {
+        return Err(format!("{at}: {value} is not one of {allowed:?}"));
+    }
+    if let Value::Object(m) = value {
+        for r in schema["required"].as_array().into_iter().flatten() {
+            let r = r.as_str().unwrap_or_default();
+            if !m.contains_key(r) {
+                return Err(format!("{at}: {r} is required"));
+            }
+        }
+        if let Some(props) = schema["properties"].as_object() {
+            for (k, v) in m {
+                let p = props
+                    .get(k)
+                    .ok_or_else(|| format!("{at}.{k}: not described"))?;
+                conforms(doc, p, v, &format!("{at}.{k}"))?;
+            }
+        }
+    }
+    if let (Value::Array(items), Some(item)) = (value, schema.get("items")) {
+        for (i, v) in items.iter().enumerate() {
+            conforms(doc, item, v, &format!("{at}[{i}]"))?;
+        }
+    }
+    Ok(())
+}
+
+#[tokio::test]
+async fn openapi_describes_every_callback_as_sent() {
+    use bandmate_server::records::{error_callback, stage_callback, wav_callback};
+    let s = spawn(|_| {}, band()).await;
+    let doc: Value = s
+        .http
+        .get(format!("{}/openapi.json", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let task = "0123456789abcdef0123456789abcdef";
+    let item = json!({"id": "6f1c0f6e-7d0a-4d0e-9d55-0b1f1f1f1f1f", "audio_url": "http://x/a.mp3"});
+    // The bodies the worker really sends, per endpoint that takes a callBackUrl.
+    let sent: Vec<(&str, Vec<Value>)> = vec![
+        (
+            "/api/v1/generate/add-instrumental",
+            vec![
+                stage_callback("text", task, vec![], Some(json!({"key": "C major"}))),
+                stage_callback("first", task, vec![item.clone()], None),
+                stage_callback("complete", task, vec![item.clone(), item], None),
+                error_callback(451, "uploadUrl could not be retrieved: …", task),
+            ],
+        ),
+        (
+            "/api/v1/wav/generate",
+            vec![
+                wav_callback(200, "success", task, Some("http://x/files/1/a-1.wav")),
+                wav_callback(500, "internal error: …", task, None),
+            ],
+        ),
+    ];
+    // Every operation whose request has a callBackUrl describes what it sends there.
+    let mut with_callbacks = Vec::new();
+    for (path, ops) in doc["paths"].as_object().unwrap() {
+        for (method, op) in ops.as_object().unwrap() {
+            let mut req = op["requestBody"]["content"]["application/json"]["schema"].clone();
+            if let Some(r) = req["$ref"].as_str() {
+                let name = r.trim_start_matches("#/components/schemas/");
+                req = doc["components"]["schemas"][name].clone();
+            }
+            if !req["properties"]["callBackUrl"].is_object() {
+                continue;
+            }
+            with_callbacks.push(path.as_str());
+            let cbs = op["callbacks"]
+                .as_object()
+                .unwrap_or_else(|| panic!("{method} {path} takes a callBackUrl: no callbacks"));
+            let (_, bodies) = sent
+                .iter()
+                .find(|(p, _)| p == path)
+                .unwrap_or_else(|| panic!("{path}: add the bodies it sends to this test"));
+            for (name, cb) in cbs {
+                let schema = &cb["{$request.body#/callBackUrl}"]["post"]["requestBody"]["content"]
+                    ["application/json"]["schema"];
+                for b in bodies {
+                    if let Err(e) = conforms(&doc, schema, b, name) {
+                        panic!("{path} callback {name}: {e}");
+                    }
+                }
+            }
+        }
+    }
+    with_callbacks.sort_unstable();
+    assert_eq!(
+        with_callbacks,
+        ["/api/v1/generate/add-instrumental", "/api/v1/wav/generate"]
+    );
+    // `Callback` covers every body sent to a callBackUrl, each by exactly one branch.
+    let any = json!({"$ref": "#/components/schemas/Callback"});
+    for (path, bodies) in &sent {
+        for b in bodies {
+            if let Err(e) = conforms(&doc, &any, b, "Callback") {
+                panic!("{path}: {e}");
+            }
+        }
+    }
+    // And the checker itself refuses what it should.
+    let wav = json!({"$ref": "#/components/schemas/WavCallback"});
+    assert!(conforms(&doc, &wav, &stage_callback("first", task, vec![], None), "").is_err());
+    let renamed =
+        json!({"code": 200, "msg": "success", "data": {"task_id": task, "audio_wav_url": "x"}});
+    assert!(conforms(&doc, &any, &renamed, "").is_err());
 }
 
 #[tokio::test]

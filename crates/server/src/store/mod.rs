@@ -96,6 +96,19 @@ pub struct NewKey {
     pub webhook_secret: Option<String>,
 }
 
+/// The key an operator's "id or name" picked, and what was done to it. Names are for people
+/// and not unique (the CLI's default is `default`), so a name only picks a key when exactly
+/// one live key has it; an id always picks its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum KeyChange {
+    /// The key with this id was changed.
+    Done(String),
+    /// No key has this id, and no live key has this name.
+    NotFound,
+    /// The name is shared by these live keys (ids, oldest first); nothing was changed.
+    Ambiguous(Vec<String>),
+}
+
 /// The two kinds of task in the queue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TaskKind {
@@ -367,16 +380,18 @@ pub trait Store: Send + Sync + 'static {
     async fn create_key(&self, key: NewKey, now: i64) -> StoreResult<KeyRecord>;
     /// All keys, oldest first.
     async fn list_keys(&self) -> StoreResult<Vec<KeyRecord>>;
-    /// Revoke a key by id (or name); false when there is no such active key.
-    async fn revoke_key(&self, id_or_name: &str, now: i64) -> StoreResult<bool>;
+    /// Revoke a live key by id, or by name when exactly one live key has that name (see
+    /// [`KeyChange`]).
+    async fn revoke_key(&self, id_or_name: &str, now: i64) -> StoreResult<KeyChange>;
     /// Find an active key by the hash of its secret.
     async fn key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<KeyRecord>>;
     /// A key by id (revoked ones included).
     async fn key_by_id(&self, id: &str) -> StoreResult<Option<KeyRecord>>;
     /// Number of keys ever created (revoked ones included).
     async fn count_keys(&self) -> StoreResult<i64>;
-    /// Add (or with a negative delta take) credits; false when there is no such key.
-    async fn add_credits(&self, id_or_name: &str, delta: i64) -> StoreResult<bool>;
+    /// Add (or with a negative delta take) credits to a key by id, or by name when exactly
+    /// one live key has that name (see [`KeyChange`]); credits never go below 0.
+    async fn add_credits(&self, id_or_name: &str, delta: i64) -> StoreResult<KeyChange>;
     /// Credits left of a key.
     async fn credits(&self, key_id: &str) -> StoreResult<i64>;
 

@@ -220,6 +220,35 @@ async fn insert_callback(
     Ok(())
 }
 
+/// The key `id_or_name` picks (see [`KeyChange`]): the key with that id (a revoked one only
+/// when `revoked_id_too`), else the one live key with that name. Nothing is changed here.
+async fn pick_key(
+    tx: &mut Transaction<'static, Sqlite>,
+    id_or_name: &str,
+    revoked_id_too: bool,
+) -> StoreResult<KeyChange> {
+    let by_id: Option<String> =
+        sqlx::query_scalar("SELECT id FROM api_keys WHERE id = ? AND (? OR revoked_at IS NULL)")
+            .bind(id_or_name)
+            .bind(revoked_id_too)
+            .fetch_optional(&mut **tx)
+            .await?;
+    if let Some(id) = by_id {
+        return Ok(KeyChange::Done(id));
+    }
+    let mut ids: Vec<String> = sqlx::query_scalar(
+        "SELECT id FROM api_keys WHERE name = ? AND revoked_at IS NULL ORDER BY created_at, id",
+    )
+    .bind(id_or_name)
+    .fetch_all(&mut **tx)
+    .await?;
+    Ok(match ids.len() {
+        0 => KeyChange::NotFound,
+        1 => KeyChange::Done(ids.remove(0)),
+        _ => KeyChange::Ambiguous(ids),
+    })
+}
+
 async fn insert_file(tx: &mut Transaction<'static, Sqlite>, f: &FileRecord) -> StoreResult<()> {
     sqlx::query(
         "INSERT INTO files (id, key_id, task_id, kind, name, mime, size, path, upload_path, created_at, expires_at)
@@ -408,16 +437,18 @@ impl Store for SqliteStore {
         .collect()
     }
 
-    async fn revoke_key(&self, id_or_name: &str, now: i64) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE api_keys SET revoked_at = ? WHERE (id = ? OR name = ?) AND revoked_at IS NULL",
-        )
-        .bind(now)
-        .bind(id_or_name)
-        .bind(id_or_name)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
+    async fn revoke_key(&self, id_or_name: &str, now: i64) -> StoreResult<KeyChange> {
+        let mut tx = self.begin().await?;
+        let picked = pick_key(&mut tx, id_or_name, false).await?;
+        if let KeyChange::Done(id) = &picked {
+            sqlx::query("UPDATE api_keys SET revoked_at = ? WHERE id = ?")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(picked)
     }
 
     async fn key_by_hash(&self, hash: &[u8]) -> StoreResult<Option<KeyRecord>> {
@@ -452,16 +483,18 @@ impl Store for SqliteStore {
             .await?)
     }
 
-    async fn add_credits(&self, id_or_name: &str, delta: i64) -> StoreResult<bool> {
-        let r = sqlx::query(
-            "UPDATE api_keys SET credits = MAX(0, credits + ?) WHERE id = ? OR name = ?",
-        )
-        .bind(delta)
-        .bind(id_or_name)
-        .bind(id_or_name)
-        .execute(&self.writer)
-        .await?;
-        Ok(r.rows_affected() > 0)
+    async fn add_credits(&self, id_or_name: &str, delta: i64) -> StoreResult<KeyChange> {
+        let mut tx = self.begin().await?;
+        let picked = pick_key(&mut tx, id_or_name, true).await?;
+        if let KeyChange::Done(id) = &picked {
+            sqlx::query("UPDATE api_keys SET credits = MAX(0, credits + ?) WHERE id = ?")
+                .bind(delta)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        Ok(picked)
     }
 
     async fn credits(&self, key_id: &str) -> StoreResult<i64> {
@@ -955,6 +988,57 @@ mod tests {
             parent_task_id: None,
             audio_id: None,
         }
+    }
+
+    #[tokio::test]
+    async fn a_shared_name_picks_no_key_and_an_id_always_does() {
+        let (_d, s) = store().await;
+        for (id, name) in [("key_a", "team"), ("key_b", "team"), ("key_c", "solo")] {
+            let k = NewKey {
+                name: name.into(),
+                ..new_key(id, 10)
+            };
+            s.create_key(k, 0).await.unwrap();
+        }
+        let both = KeyChange::Ambiguous(vec!["key_a".into(), "key_b".into()]);
+        assert_eq!(s.revoke_key("team", 1).await.unwrap(), both);
+        assert_eq!(s.add_credits("team", 5).await.unwrap(), both);
+        let live = |k: &KeyRecord| k.revoked_at.is_none();
+        assert!(
+            s.list_keys().await.unwrap().iter().all(live),
+            "none revoked"
+        );
+        assert_eq!(s.credits("key_a").await.unwrap(), 10, "none credited");
+
+        assert_eq!(
+            s.revoke_key("solo", 2).await.unwrap(),
+            KeyChange::Done("key_c".into())
+        );
+        assert_eq!(
+            s.revoke_key("key_a", 3).await.unwrap(),
+            KeyChange::Done("key_a".into())
+        );
+        // One live key left with the name: the name picks it now.
+        assert_eq!(
+            s.add_credits("team", 5).await.unwrap(),
+            KeyChange::Done("key_b".into())
+        );
+        assert_eq!(s.credits("key_b").await.unwrap(), 15);
+        assert_eq!(s.revoke_key("key_a", 4).await.unwrap(), KeyChange::NotFound);
+        assert_eq!(s.revoke_key("solo", 4).await.unwrap(), KeyChange::NotFound);
+        // Credits by id reach a revoked key; by name only live ones.
+        assert_eq!(
+            s.add_credits("key_c", 1).await.unwrap(),
+            KeyChange::Done("key_c".into())
+        );
+        assert_eq!(
+            s.add_credits("nobody", 1).await.unwrap(),
+            KeyChange::NotFound
+        );
+        assert_eq!(
+            s.key_by_id("key_a").await.unwrap().unwrap().revoked_at,
+            Some(3)
+        );
     }
 
     #[tokio::test]
