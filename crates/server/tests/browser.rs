@@ -201,7 +201,7 @@ impl Driver {
             .expect("png");
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n");
         // IHDR: width and height, big-endian, at bytes 16..24; the window is 1100 x 1500.
-        let dim = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().unwrap());
+        let dim = |at: usize| u32::from_be_bytes(png[at..at + 4].try_into().expect("4 bytes"));
         assert!(
             dim(16) >= 1000 && dim(20) >= 1300,
             "{} x {}",
@@ -270,9 +270,13 @@ async fn make_songs(s: &TestServer, page: &str, vocal: &Path, how: Choose) -> Dr
             .await;
         }
         Choose::Drop => {
-            let bytes = std::fs::read(vocal).unwrap();
+            let bytes = std::fs::read(vocal).expect("the vocal file");
             let b64 = base64::engine::general_purpose::STANDARD.encode(&bytes);
-            let name = vocal.file_name().unwrap().to_string_lossy().to_string();
+            let name = vocal
+                .file_name()
+                .expect("a file name")
+                .to_string_lossy()
+                .to_string();
             d.js_with(
                 "const bin = atob(arguments[0]); const a = new Uint8Array(bin.length); \
                  for (let i = 0; i < bin.length; i++) a[i] = bin.charCodeAt(i); \
