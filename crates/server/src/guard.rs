@@ -5,12 +5,15 @@
 //! private (RFC 1918 `10/8`, `172.16/12`, `192.168/16`; IPv6 unique-local `fc00::/7`),
 //! link-local (`169.254/16`, `fe80::/10`; this covers the cloud metadata address
 //! `169.254.169.254`), carrier-grade NAT (`100.64/10`, RFC 6598), the unspecified and
-//! broadcast addresses, multicast, the documentation/benchmark ranges, and IPv4-mapped or
-//! NAT64 forms of any of these. Alibaba's metadata address `100.100.100.200` is inside the
-//! CGNAT range. The check runs on literal IPs in URLs, on every redirect hop and on every DNS
-//! answer (through [`GuardedResolver`], so the address checked is the address connected to).
+//! broadcast addresses, multicast, the documentation/benchmark ranges, and the IPv6 forms
+//! that embed an IPv4 address (IPv4-mapped, NAT64, 6to4, Teredo: see [`embedded_v4`]), which
+//! are judged as the address they embed. Alibaba's metadata address `100.100.100.200` is
+//! inside the CGNAT range. The check runs on literal IPs in URLs, on every redirect hop and on
+//! every DNS answer (through [`GuardedResolver`], so the address checked is the address
+//! connected to). Names are looked up with the system resolver unless [`Guard::with_lookup`]
+//! replaces it; the answers are checked the same way either way.
 
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::sync::Arc;
 
 /// A CIDR block.
@@ -98,9 +101,15 @@ impl AllowList {
         Ok(out)
     }
 
-    /// Whether an address is allowed.
+    /// Whether an address is allowed: it, or the IPv4 address it embeds, is in a block.
     pub fn allows_ip(&self, ip: IpAddr) -> bool {
-        self.blocks.iter().any(|b| b.contains(ip))
+        let v4 = match ip {
+            IpAddr::V6(v) => embedded_v4(v).map(IpAddr::V4),
+            IpAddr::V4(_) => None,
+        };
+        self.blocks
+            .iter()
+            .any(|b| b.contains(ip) || v4.is_some_and(|v4| b.contains(v4)))
     }
 
     /// Whether a host name is allowed (then its DNS answers are not checked).
@@ -115,15 +124,10 @@ pub fn forbidden_kind(ip: IpAddr) -> Option<&'static str> {
     match ip {
         IpAddr::V4(v) => forbidden_v4(v),
         IpAddr::V6(v) => {
-            if let Some(v4) = v.to_ipv4_mapped() {
+            if let Some(v4) = embedded_v4(v) {
                 return forbidden_v4(v4);
             }
             let seg = v.segments();
-            // NAT64 well-known prefix 64:ff9b::/96 (RFC 6052) embeds an IPv4 address.
-            if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|&s| s == 0) {
-                let o = v.octets();
-                return forbidden_v4(Ipv4Addr::new(o[12], o[13], o[14], o[15]));
-            }
             if v.is_loopback() {
                 Some("loopback")
             } else if v.is_unspecified() {
@@ -143,6 +147,30 @@ pub fn forbidden_kind(ip: IpAddr) -> Option<&'static str> {
                 None
             }
         }
+    }
+}
+
+/// The IPv4 address an IPv6 address stands for, when it has one a packet can reach:
+///
+/// - IPv4-mapped `::ffff:a.b.c.d` (RFC 4291), the address itself on a dual-stack socket;
+/// - NAT64 `64:ff9b::a.b.c.d` (RFC 6052 well-known prefix), the last 32 bits;
+/// - 6to4 `2002:AABB:CCDD::/48` (RFC 3056), bits 16..48;
+/// - Teredo `2001:0::/32` (RFC 4380), the client address: the last 32 bits inverted.
+pub fn embedded_v4(v: Ipv6Addr) -> Option<Ipv4Addr> {
+    let seg = v.segments();
+    let o = v.octets();
+    if let Some(v4) = v.to_ipv4_mapped() {
+        Some(v4)
+    } else if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2..6].iter().all(|&s| s == 0) {
+        Some(Ipv4Addr::new(o[12], o[13], o[14], o[15]))
+    } else if seg[0] == 0x2002 {
+        Some(Ipv4Addr::new(o[2], o[3], o[4], o[5]))
+    } else if seg[0] == 0x2001 && seg[1] == 0 {
+        Some(Ipv4Addr::from(
+            u32::from_be_bytes([o[12], o[13], o[14], o[15]]) ^ 0xffff_ffff,
+        ))
+    } else {
+        None
     }
 }
 
@@ -207,15 +235,36 @@ impl std::fmt::Display for Refused {
 impl std::error::Error for Refused {}
 
 /// The guard: the allow-list plus the checks.
-#[derive(Debug, Clone, Default)]
+#[derive(Clone, Default)]
 pub struct Guard {
     allow: AllowList,
+    /// Looks names up instead of the system resolver (`None`: the system resolver).
+    lookup: Option<Arc<dyn reqwest::dns::Resolve>>,
+}
+
+impl std::fmt::Debug for Guard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guard")
+            .field("allow", &self.allow)
+            .field("custom_lookup", &self.lookup.is_some())
+            .finish()
+    }
 }
 
 impl Guard {
-    /// A guard with this allow-list.
+    /// A guard with this allow-list, resolving names with the system resolver.
     pub fn new(allow: AllowList) -> Self {
-        Self { allow }
+        Self {
+            allow,
+            lookup: None,
+        }
+    }
+
+    /// Look names up with `lookup` instead of the system resolver; its answers are checked
+    /// exactly like the system resolver's (tests map names to addresses with it).
+    pub fn with_lookup(mut self, lookup: Arc<dyn reqwest::dns::Resolve>) -> Self {
+        self.lookup = Some(lookup);
+        self
     }
 
     /// Check one resolved address for `host`.
@@ -259,7 +308,8 @@ impl Guard {
     }
 }
 
-/// A reqwest resolver that resolves with the system resolver and applies the [`Guard`].
+/// A reqwest resolver that resolves with the system resolver (or the guard's own lookup) and
+/// applies the [`Guard`] to every answer.
 #[derive(Clone)]
 pub struct GuardedResolver {
     guard: Arc<Guard>,
@@ -270,8 +320,10 @@ impl reqwest::dns::Resolve for GuardedResolver {
         let guard = self.guard.clone();
         let host = name.as_str().to_string();
         Box::pin(async move {
-            let addrs: Vec<SocketAddr> =
-                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let addrs: Vec<SocketAddr> = match &guard.lookup {
+                Some(lookup) => lookup.resolve(name).await?.collect(),
+                None => tokio::net::lookup_host((host.as_str(), 0)).await?.collect(),
+            };
             let mut ok = Vec::new();
             let mut first_refusal = None;
             for a in addrs {
@@ -357,6 +409,81 @@ mod tests {
     }
 
     #[test]
+    fn ipv6_forms_embedding_ipv4_are_judged_by_it() {
+        for (a, embedded, k) in [
+            // IPv4-mapped and NAT64 (64:ff9b::/96).
+            (
+                "::ffff:169.254.169.254",
+                "169.254.169.254",
+                Some("metadata"),
+            ),
+            ("64:ff9b::10.1.2.3", "10.1.2.3", Some("private")),
+            ("64:ff9b::7f00:1", "127.0.0.1", Some("loopback")),
+            ("64:ff9b::8.8.8.8", "8.8.8.8", None),
+            // 6to4: 2002:AABB:CCDD::/48, the IPv4 address in bits 16..48, whatever follows.
+            ("2002:a01:203::", "10.1.2.3", Some("private")),
+            ("2002:7f00:1::", "127.0.0.1", Some("loopback")),
+            (
+                "2002:a9fe:a9fe:1:2:3:4:5",
+                "169.254.169.254",
+                Some("metadata"),
+            ),
+            ("2002:c0a8:101::1", "192.168.1.1", Some("private")),
+            ("2002:a9fe:101::", "169.254.1.1", Some("link-local")),
+            ("2002:6464:64c8::", "100.100.100.200", Some("metadata")),
+            ("2002:0:0::", "0.0.0.0", Some("unspecified")),
+            ("2002:808:808::1", "8.8.8.8", None),
+            // Teredo: 2001:0:SSSS:SSSS:flags:port:CCCC:CCCC, the client address inverted.
+            // 10.1.2.3 = 0a01:0203, inverted f5fe:fdfc; the server part (4136:e378) is ignored.
+            (
+                "2001:0:4136:e378:8000:63bf:f5fe:fdfc",
+                "10.1.2.3",
+                Some("private"),
+            ),
+            (
+                "2001:0:4136:e378:8000:63bf:80ff:fffe",
+                "127.0.0.1",
+                Some("loopback"),
+            ),
+            (
+                "2001:0:a01:203:0:0:5601:5601",
+                "169.254.169.254",
+                Some("metadata"),
+            ),
+            ("2001::3f57:fefe", "192.168.1.1", Some("private")),
+            ("2001:0:4136:e378:8000:63bf:f7f7:f7f7", "8.8.8.8", None),
+        ] {
+            let v6: Ipv6Addr = a.parse().unwrap();
+            assert_eq!(embedded_v4(v6), Some(embedded.parse().unwrap()), "{a}");
+            assert_eq!(forbidden_kind(IpAddr::V6(v6)), k, "{a}");
+        }
+        // Neighbours of those prefixes embed nothing and are judged as IPv6.
+        for (a, k) in [
+            ("2001:db8::a01:203", Some("reserved")),
+            ("2001:1::f5fe:fdfc", None),
+            ("2003:a01:203::", None),
+            ("64:ff9b:1::a01:203", None),
+            ("2606:4700::1111", None),
+        ] {
+            let v6: Ipv6Addr = a.parse().unwrap();
+            assert_eq!(embedded_v4(v6), None, "{a}");
+            assert_eq!(forbidden_kind(IpAddr::V6(v6)), k, "{a}");
+        }
+        // In URLs the refusal names the literal; the allow-list sees the embedded address.
+        let e = Guard::default()
+            .check_url(&url::Url::parse("http://[2002:a9fe:a9fe::]/latest/meta-data").unwrap())
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "2002:a9fe:a9fe:: is a metadata address, which is not allowed"
+        );
+        let allowed = Guard::new(AllowList::parse(&["10.0.0.0/8".into()]).unwrap());
+        assert!(allowed.check_ip("x", ip("2002:a01:203::")).is_ok());
+        assert!(allowed.check_ip("x", ip("::ffff:10.9.9.9")).is_ok());
+        assert!(allowed.check_ip("x", ip("2002:c0a8:101::")).is_err());
+    }
+
+    #[test]
     fn allow_list_lets_through() {
         let allow = AllowList::parse(&["127.0.0.0/8".into(), "files.internal".into()]).unwrap();
         let g = Guard::new(allow);
@@ -405,6 +532,42 @@ mod tests {
             .unwrap()
             .collect();
         assert!(!addrs.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_replaced_lookup_is_checked_like_dns() {
+        use reqwest::dns::Resolve;
+        /// Answers every name with these addresses.
+        struct Table(Vec<&'static str>);
+        impl Resolve for Table {
+            fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+                let addrs: Vec<SocketAddr> =
+                    self.0.iter().map(|a| SocketAddr::new(ip(a), 0)).collect();
+                Box::pin(async move { Ok(Box::new(addrs.into_iter()) as reqwest::dns::Addrs) })
+            }
+        }
+        let resolve = |g: Guard, answers: Vec<&'static str>| async move {
+            g.with_lookup(Arc::new(Table(answers)))
+                .resolver()
+                .resolve("music.example".parse().unwrap())
+                .await
+                .map(|a| a.map(|a| a.ip().to_string()).collect::<Vec<_>>())
+        };
+        let both = vec!["10.1.2.3", "8.8.8.8"];
+        // The refused answer is dropped, the public one kept; allowed, both are kept.
+        let got = resolve(Guard::default(), both.clone()).await.unwrap();
+        assert_eq!(got, ["8.8.8.8"]);
+        let allowed = Guard::new(AllowList::parse(&["10.0.0.0/8".into()]).unwrap());
+        let got = resolve(allowed, both).await.unwrap();
+        assert_eq!(got, ["10.1.2.3", "8.8.8.8"]);
+        // Nothing left: the first refusal is the error.
+        let e = resolve(Guard::default(), vec!["2002:a9fe:a9fe::", "10.1.2.3"])
+            .await
+            .unwrap_err();
+        assert_eq!(
+            find_refusal(e.as_ref()).expect("a Refused").to_string(),
+            "music.example resolves to 2002:a9fe:a9fe::, a metadata address, which is not allowed"
+        );
     }
 
     #[test]
