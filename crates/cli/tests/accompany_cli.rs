@@ -222,7 +222,8 @@ fn accompany_writes_every_output_and_a_summary() {
         assert_eq!((size(16), size(20)), (1024, 1024), "{f}");
     }
 
-    // The same request again is the same song, byte for byte.
+    // The same request again is the same song, byte for byte, also without the MIDI file,
+    // cover and stems (which the engine then does not make).
     let again = dir.join("again.mp3");
     let out = bin()
         .arg("accompany")
