@@ -556,25 +556,9 @@ async fn concurrent_submissions_are_all_stored_once() {
 #[tokio::test]
 async fn service_endpoints() {
     let s = spawn(|_| {}, band()).await;
-    let h: Value = s
-        .http
-        .get(format!("{}/healthz", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let h = s.get_public("/healthz").await;
     assert_eq!(h["status"], "ok");
-    let doc: Value = s
-        .http
-        .get(format!("{}/openapi.json", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.get_public("/openapi.json").await;
     assert_eq!(doc["openapi"], "3.1.0");
     for p in [
         "/api/v1/generate/add-instrumental",
@@ -711,15 +695,7 @@ fn conforms(doc: &Value, schema: &Value, value: &Value, at: &str) -> Result<(), 
 async fn openapi_describes_every_callback_as_sent() {
     use bandmate_server::records::{error_callback, stage_callback, wav_callback};
     let s = spawn(|_| {}, band()).await;
-    let doc: Value = s
-        .http
-        .get(format!("{}/openapi.json", s.base))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc = s.get_public("/openapi.json").await;
     let task = "0123456789abcdef0123456789abcdef";
     let item = json!({"id": "6f1c0f6e-7d0a-4d0e-9d55-0b1f1f1f1f1f", "audio_url": "http://x/a.mp3"});
     // The bodies the worker really sends, per endpoint that takes a callBackUrl.

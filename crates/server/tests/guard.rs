@@ -86,14 +86,7 @@ fn not_retrieved(reason: &str) -> FetchError {
 }
 
 async fn serve(router: Router) -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move {
-        let _ = axum::serve(listener, router).await;
-    });
-    format!("http://{addr}")
+    format!("http://{}", serve_router(router).await)
 }
 
 const TAKE: &[u8] = b"RIFF\x24\x00\x00\x00WAVEfmt a vocal take, as far as the fetcher cares";

@@ -142,6 +142,17 @@ impl TestServer {
         r.json().await.expect("json answer")
     }
 
+    /// GET a public endpoint (no key) and read its JSON.
+    pub async fn get_public(&self, path: &str) -> Value {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        r.json().await.expect("json answer")
+    }
+
     pub async fn submit(&self, key: &str, body: &Value) -> Value {
         self.post("/api/v1/generate/add-instrumental", key, body)
             .await
@@ -215,7 +226,8 @@ pub fn body(upload_url: &str, callback: &str) -> Value {
     })
 }
 
-async fn serve_router(router: Router) -> SocketAddr {
+/// Serve `router` on a free port of 127.0.0.1; returns its address.
+pub async fn serve_router(router: Router) -> SocketAddr {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");
