@@ -170,6 +170,23 @@ pub struct Track {
     pub true_peak_dbtp: f32,
 }
 
+/// What a variation's stems are made from, kept from its songs' render
+/// ([`Engine::render_songs`]) so the stems need no second mix.
+pub struct PendingStems {
+    variation: u8,
+    arrangement: Arrangement,
+    settings: MixSettings,
+    vocal: MixedVocal,
+}
+
+impl std::fmt::Debug for PendingStems {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PendingStems")
+            .field("variation", &self.variation)
+            .finish_non_exhaustive()
+    }
+}
+
 /// Which mix a WAV is wanted of.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WavKind {
@@ -383,13 +400,31 @@ impl Engine {
         }
     }
 
-    /// Arrange, render, mix and encode one variation (1 or 2): the `first` / `complete` stages.
+    /// Arrange, render, mix and encode one variation (1 or 2), with its stems when
+    /// configured: [`Engine::render_songs`] then [`Engine::render_stems`].
     pub fn render(
         &self,
         prepared: &Prepared,
         variation: u8,
         progress: &mut dyn FnMut(Stage),
     ) -> Result<Track, EngineError> {
+        let (mut track, pending) = self.render_songs(prepared, variation, progress)?;
+        if let Some(pending) = pending {
+            track.stems = self.render_stems(prepared, pending, progress)?;
+        }
+        Ok(track)
+    }
+
+    /// Arrange, render, mix and encode one variation (1 or 2): the song, the instrumental,
+    /// the MIDI file and the cover, with `stems` left empty. With `EngineConfig::stems` on,
+    /// also what [`Engine::render_stems`] needs to make this variation's stems later without
+    /// mixing it again.
+    pub fn render_songs(
+        &self,
+        prepared: &Prepared,
+        variation: u8,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<(Track, Option<PendingStems>), EngineError> {
         let (arrangement, settings, mix) = self.mix_variation(prepared, variation, progress)?;
         progress(Stage::Encode(variation));
         let title = &prepared.params.title;
@@ -437,26 +472,44 @@ impl Engine {
         let song_mp3 = out.song_mp3.ok_or_else(missing)?;
         let instrumental_mp3 = out.instrumental_mp3.ok_or_else(missing)?;
         let report = out.report;
-        let stems = if self.config.stems {
-            progress(Stage::Stems(variation));
-            // The band's bus is freed first: only the vocal's place in the mix is needed.
-            self.stems(prepared, &arrangement, &settings, &mix.into_vocal())?
-        } else {
-            Vec::new()
-        };
         let plan_json = self.track_json(prepared, &arrangement, report.start_s, report.duration_s);
-        Ok(Track {
+        let track = Track {
             variation,
             duration_s: report.duration_s,
             song_mp3,
             instrumental_mp3,
             midi,
             cover_png: cover,
-            stems,
+            stems: Vec::new(),
             plan_json: plan_json.to_string(),
             loudness_lufs: report.song.integrated_lufs,
             true_peak_dbtp: report.song.true_peak_dbtp,
-        })
+        };
+        let pending = self.config.stems.then(|| PendingStems {
+            variation,
+            // The band's bus is freed: only the vocal's place in the mix is needed.
+            vocal: mix.into_vocal(),
+            arrangement,
+            settings,
+        });
+        Ok((track, pending))
+    }
+
+    /// The per-part stems of the variation `pending` came from ([`Engine::render_songs`]):
+    /// one MP3 per part, then the vocal as mixed.
+    pub fn render_stems(
+        &self,
+        prepared: &Prepared,
+        pending: PendingStems,
+        progress: &mut dyn FnMut(Stage),
+    ) -> Result<Vec<(String, Vec<u8>)>, EngineError> {
+        progress(Stage::Stems(pending.variation));
+        self.stems(
+            prepared,
+            &pending.arrangement,
+            &pending.settings,
+            &pending.vocal,
+        )
     }
 
     /// One MP3 per part, dry (no bus processing), aligned with the song MP3, then the vocal as
@@ -687,6 +740,60 @@ mod tests {
                 .unwrap(),
             full.render_stems(&arrangement, &settings).unwrap()
         );
+    }
+
+    #[test]
+    fn songs_then_stems_are_the_whole_render() {
+        let path =
+            std::env::temp_dir().join(format!("bandmate-engine-split-{}.sf2", std::process::id()));
+        std::fs::write(&path, bandmate_testkit::soundfont::font()).unwrap();
+        let engine = |stems| {
+            Engine::new(EngineConfig {
+                soundfont: path.clone(),
+                stems,
+                ..EngineConfig::default()
+            })
+            .unwrap()
+        };
+        let (with, without) = (engine(true), engine(false));
+        std::fs::remove_file(&path).ok();
+        let take = bandmate_testkit::sing(
+            &bandmate_testkit::Melody::scale(60, 120.0),
+            &bandmate_testkit::SingerSettings::default(),
+            7,
+        );
+        let wav = bandmate_testkit::wav_bytes(
+            &[take.audio],
+            take.rate,
+            bandmate_testkit::WavFormat::Int16,
+        );
+        let params = GenerationParams {
+            tags: "acoustic, piano".into(),
+            seed: 5,
+            ..GenerationParams::default()
+        };
+        let prepared = with
+            .prepare(&wav, Some("wav"), &params, &mut |_| {})
+            .unwrap();
+        let whole = with.render(&prepared, 1, &mut |_| {}).unwrap();
+        let mut stages = Vec::new();
+        let (songs, pending) = with
+            .render_songs(&prepared, 1, &mut |s| stages.push(s))
+            .unwrap();
+        assert!(songs.stems.is_empty());
+        assert!(!stages.contains(&Stage::Stems(1)), "{stages:?}");
+        assert_eq!(songs.song_mp3, whole.song_mp3);
+        assert_eq!(songs.instrumental_mp3, whole.instrumental_mp3);
+        let stems = with
+            .render_stems(&prepared, pending.expect("stems on"), &mut |s| {
+                stages.push(s)
+            })
+            .unwrap();
+        assert_eq!(stages.last(), Some(&Stage::Stems(1)));
+        assert!(!stems.is_empty());
+        assert_eq!(stems, whole.stems);
+        let (_, none) = without.render_songs(&prepared, 1, &mut |_| {}).unwrap();
+        assert!(none.is_none(), "stems off: nothing pending");
     }
 
     #[test]

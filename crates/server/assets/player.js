@@ -160,8 +160,19 @@ function link(nav, label, href, download) {
   return a;
 }
 
+// A track's stems may come after its songs (the first track's follow FIRST_SUCCESS): their
+// link is added when they are there, in its place before MIDI and Cover.
+function addStems(el, t) {
+  const nav = el.querySelector(".downloads");
+  if (!t.stemsUrl || nav.querySelector(".stems")) return;
+  const a = link(nav, "Stems (ZIP)", t.stemsUrl, true);
+  a.classList.add("stems");
+  const next = nav.querySelector("[data-after-stems]");
+  if (next) nav.insertBefore(a, next);
+}
+
 function renderTrack(t, taskPlan) {
-  if (rendered.has(t.id)) return;
+  if (rendered.has(t.id)) { addStems(rendered.get(t.id), t); return; }
   const el = $("trackTemplate").content.firstElementChild.cloneNode(true);
   rendered.set(t.id, el);
   el.dataset.trackId = t.id;
@@ -177,9 +188,9 @@ function renderTrack(t, taskPlan) {
   const wav = link(nav, "WAV", "#", false);
   if (t.wavUrl) { wav.href = local(t.wavUrl) + "?download=1"; } else { wav.addEventListener("click", (ev) => makeWav(ev, t, wav)); }
   if (t.instrumentalUrl) link(nav, "Instrumental", t.instrumentalUrl, true);
-  if (t.stemsUrl) link(nav, "Stems (ZIP)", t.stemsUrl, true);
-  if (t.midiUrl) link(nav, "MIDI", t.midiUrl, true);
-  if (t.imageUrl) link(nav, "Cover", t.imageUrl, true);
+  if (t.midiUrl) link(nav, "MIDI", t.midiUrl, true).dataset.afterStems = "";
+  if (t.imageUrl) link(nav, "Cover", t.imageUrl, true).dataset.afterStems = "";
+  addStems(el, t);
   const slot = [...$("songs").children].find((c) => Number(c.dataset.variation) > (t.variation || 0));
   el.dataset.variation = t.variation || rendered.size;
   $("songs").insertBefore(el, slot || null);

@@ -44,7 +44,7 @@ use tokio::sync::{Notify, watch};
 use tokio::task::JoinHandle;
 
 pub use config::Config;
-pub use pipeline::{EnginePipeline, Pipeline, Prepared, StageError};
+pub use pipeline::{EnginePipeline, PendingStems, Pipeline, Prepared, StageError};
 pub use store::{SqliteStore, Store};
 
 use crate::fetch::Fetcher;

@@ -4,7 +4,8 @@
 //! - `bandmate_queue_depth`: runnable tasks waiting for a worker;
 //! - `bandmate_workers_busy`: workers of this process running a task;
 //! - `bandmate_stage_duration_seconds{stage}`: histogram of fetch, text (decode, analyse,
-//!   harmonise), first and complete (each variation's render), wav;
+//!   harmonise), first (variation 1's songs), stems (variation 1's stems, made after
+//!   `FIRST_SUCCESS`), complete (variation 2 with its stems), wav;
 //! - `bandmate_callbacks_total{stage,outcome}`: delivery attempts (`delivered`, `retry`,
 //!   `failed`);
 //! - `bandmate_submissions_total{code}`: answers of the submit endpoint by envelope code;

@@ -1,4 +1,4 @@
-//! What the workers run: the engine's three stages behind a small object-safe trait, so the
+//! What the workers run: the engine's stages behind a small object-safe trait, so the
 //! worker can be tested against a pipeline that panics or stalls on demand. The production
 //! implementation, [`EnginePipeline`], is a thin adapter over [`bandmate_engine::Engine`].
 //!
@@ -38,6 +38,15 @@ pub struct Prepared {
     pub plan: serde_json::Value,
 }
 
+/// What a songs render left for its stems call, opaque to the worker.
+pub struct PendingStems {
+    /// The pipeline's own value.
+    pub inner: Box<dyn Any + Send>,
+}
+
+/// A variation's stems: `(name, MP3)` per part, then the vocal.
+pub type Stems = Vec<(String, Vec<u8>)>;
+
 /// The stages.
 pub trait Pipeline: Send + Sync + 'static {
     /// Decode, analyse, harmonise (the `text` stage).
@@ -47,8 +56,16 @@ pub trait Pipeline: Send + Sync + 'static {
         extension: Option<&str>,
         params: &GenerationParams,
     ) -> Result<Prepared, StageError>;
-    /// Render one variation (1 or 2).
-    fn render(&self, prepared: &Prepared, variation: u8) -> Result<Track, StageError>;
+    /// Render one variation's songs (1 or 2): the track, with its stems either in it or
+    /// left for [`Pipeline::render_stems`] (the pending handle; `None`: nothing to add).
+    fn render_songs(
+        &self,
+        prepared: &Prepared,
+        variation: u8,
+    ) -> Result<(Track, Option<PendingStems>), StageError>;
+    /// The stems a songs render left pending.
+    fn render_stems(&self, prepared: &Prepared, pending: PendingStems)
+    -> Result<Stems, StageError>;
     /// The WAV of one variation's song.
     fn render_wav(&self, prepared: &Prepared, variation: u8) -> Result<Vec<u8>, StageError>;
 }
@@ -90,10 +107,32 @@ impl Pipeline for EnginePipeline {
         })
     }
 
-    fn render(&self, prepared: &Prepared, variation: u8) -> Result<Track, StageError> {
+    fn render_songs(
+        &self,
+        prepared: &Prepared,
+        variation: u8,
+    ) -> Result<(Track, Option<PendingStems>), StageError> {
+        let (track, pending) =
+            self.engine
+                .render_songs(inner(prepared)?, variation, &mut |_| {})?;
+        Ok((track, pending.map(|p| PendingStems { inner: Box::new(p) })))
+    }
+
+    fn render_stems(
+        &self,
+        prepared: &Prepared,
+        pending: PendingStems,
+    ) -> Result<Stems, StageError> {
+        let pending = pending
+            .inner
+            .downcast::<bandmate_engine::PendingStems>()
+            .map_err(|_| StageError {
+                code: 500,
+                message: "internal error: pending stems of the wrong kind".into(),
+            })?;
         Ok(self
             .engine
-            .render(inner(prepared)?, variation, &mut |_| {})?)
+            .render_stems(inner(prepared)?, *pending, &mut |_| {})?)
     }
 
     fn render_wav(&self, prepared: &Prepared, variation: u8) -> Result<Vec<u8>, StageError> {

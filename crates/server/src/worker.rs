@@ -5,7 +5,10 @@
 //! store transaction holding the new state, the files and the callback that reports it. A task
 //! whose worker died (killed process, lost lease) is claimed again after its lease expires and
 //! resumes from what was committed: the stored input is reused, a finished first variation is
-//! not rendered again. Each claim counts as an attempt; past `workers.max_attempts` the task
+//! not rendered again (unless its stems were not attached yet: then it is rendered once more
+//! for them alone). Variation 1's stems are made after `FIRST_SUCCESS` and attached to its
+//! track, so the first song goes out without waiting for them; variation 2's come before
+//! `SUCCESS`. Each claim counts as an attempt; past `workers.max_attempts` the task
 //! fails for good (500) instead of crashing workers forever. A panic in the engine is caught
 //! (tokio's blocking pool turns it into an error) and fails that task only.
 //!
@@ -24,7 +27,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 use tokio::sync::watch;
 
-use crate::pipeline::{Prepared, StageError};
+use crate::pipeline::{PendingStems, Prepared, StageError, Stems};
 use crate::records;
 use crate::store::{
     Advance, Failure, FileRecord, NewCallback, StoreError, TaskKind, TaskRecord, TrackRecord,
@@ -409,16 +412,27 @@ async fn generate(
     }
     let mut tracks = app.store.tracks(&task.id).await?;
     for variation in 1..=2u8 {
-        if tracks.iter().any(|t| t.variation == i64::from(variation)) {
+        if let Some(done) = tracks.iter().find(|t| t.variation == i64::from(variation)) {
+            if variation == 1 && app.config.engine.stems && done.stems.is_empty() {
+                // Delivered before its stems were attached (the process stopped in between):
+                // render it again (the seed makes it the same song) and keep only the stems.
+                let (track, pending) = songs(app, &prepared, variation).await?;
+                let stems = match pending {
+                    Some(p) => stems(app, &prepared, p).await?,
+                    None => track.stems,
+                };
+                check_lease(lost)?;
+                attach(app, owner, task, &req, &mut tracks, variation, stems).await?;
+            }
             continue;
         }
         let started = Instant::now();
-        let pipeline = app.pipeline.clone();
-        let p = prepared.clone();
-        let track = blocking(app.config.engine.nice, move || {
-            pipeline.render(&p, variation)
-        })
-        .await?;
+        let (mut track, mut pending) = songs(app, &prepared, variation).await?;
+        if variation == 2
+            && let Some(p) = pending.take()
+        {
+            track.stems = stems(app, &prepared, p).await?;
+        }
         let stage = if variation == 1 { "first" } else { "complete" };
         app.metrics.stage(stage, started.elapsed());
         check_lease(lost)?;
@@ -448,16 +462,86 @@ async fn generate(
             ..Default::default()
         };
         if !app.store.advance(step, now_ms()).await? {
-            for f in &new_files {
-                let _ = app.files.remove(&f.path).await;
-            }
+            remove_files(app, &new_files).await;
             return Err(Stop::LeaseLost);
         }
         if variation == 2 {
             app.metrics.finished("SUCCESS");
         }
         app.wake_callbacks.notify_one();
+        // The first song is out; its stems follow, before the second variation.
+        if let Some(p) = pending {
+            let started = Instant::now();
+            let stems = stems(app, &prepared, p).await?;
+            app.metrics.stage("stems", started.elapsed());
+            check_lease(lost)?;
+            attach(app, owner, task, &req, &mut tracks, variation, stems).await?;
+        }
     }
+    Ok(())
+}
+
+/// One variation's songs, on an engine thread.
+async fn songs(
+    app: &App,
+    prepared: &Arc<Prepared>,
+    variation: u8,
+) -> Result<(bandmate_engine::Track, Option<PendingStems>), Stop> {
+    let pipeline = app.pipeline.clone();
+    let p = prepared.clone();
+    Ok(blocking(app.config.engine.nice, move || {
+        pipeline.render_songs(&p, variation)
+    })
+    .await?)
+}
+
+/// The stems a songs render left pending, on an engine thread.
+async fn stems(app: &App, prepared: &Arc<Prepared>, pending: PendingStems) -> Result<Stems, Stop> {
+    let pipeline = app.pipeline.clone();
+    let p = prepared.clone();
+    Ok(blocking(app.config.engine.nice, move || {
+        pipeline.render_stems(&p, pending)
+    })
+    .await?)
+}
+
+async fn remove_files(app: &App, files: &[FileRecord]) {
+    for f in files {
+        let _ = app.files.remove(&f.path).await;
+    }
+}
+
+/// Write a stored track's stems and attach them to its record (in `tracks` too).
+async fn attach(
+    app: &App,
+    owner: &str,
+    task: &TaskRecord,
+    req: &AddInstrumental,
+    tracks: &mut [TrackRecord],
+    variation: u8,
+    stems: Stems,
+) -> Result<(), Stop> {
+    let Some(record) = tracks
+        .iter_mut()
+        .find(|t| t.variation == i64::from(variation))
+    else {
+        return Err(Stop::Failed(internal("attaching stems to a missing track")));
+    };
+    let mut out = NewFiles::new(app, task);
+    let (stems_file, names) =
+        store_stems(app, &mut out, &track_base(req, variation), stems).await?;
+    let mut attached = record.clone();
+    attached.stems_file = stems_file;
+    attached.stems = names;
+    if !app
+        .store
+        .attach_stems(&task.id, owner, &attached, &out.files, now_ms())
+        .await?
+    {
+        remove_files(app, &out.files).await;
+        return Err(Stop::LeaseLost);
+    }
+    *record = attached;
     Ok(())
 }
 
@@ -471,6 +555,53 @@ fn callback(task: &TaskRecord, stage: &str, body: Value) -> NewCallback {
     }
 }
 
+/// The files of one task made by one step, recorded as they are written.
+struct NewFiles {
+    task_id: String,
+    key_id: String,
+    now: i64,
+    expires: i64,
+    files: Vec<FileRecord>,
+}
+
+impl NewFiles {
+    fn new(app: &App, task: &TaskRecord) -> Self {
+        let now = now_ms();
+        Self {
+            task_id: task.id.clone(),
+            key_id: task.key_id.clone(),
+            now,
+            expires: now + media_lifetime_ms(app),
+            files: Vec::new(),
+        }
+    }
+
+    /// Record a file; returns its id and the path its record points at (where it is written).
+    fn put(&mut self, kind: &str, name: String, size: usize) -> (String, String) {
+        let id = keys::random_hex(16);
+        let path = format!("media/{}/{id}", self.task_id);
+        self.files.push(FileRecord {
+            id: id.clone(),
+            key_id: self.key_id.clone(),
+            task_id: Some(self.task_id.clone()),
+            kind: kind.into(),
+            mime: crate::fetch::mime_for_name(&name).into(),
+            name,
+            size: size as i64,
+            path: path.clone(),
+            upload_path: None,
+            created_at: self.now,
+            expires_at: self.expires,
+        });
+        (id, path)
+    }
+}
+
+/// The start of a variation's file names.
+fn track_base(req: &AddInstrumental, variation: u8) -> String {
+    format!("{}-{variation}", files::slug(&req.title))
+}
+
 /// Write one variation's files and build its record (not yet committed).
 async fn store_track(
     app: &App,
@@ -479,71 +610,26 @@ async fn store_track(
     variation: u8,
     track: bandmate_engine::Track,
 ) -> Result<(TrackRecord, Vec<FileRecord>), Stop> {
-    let base = format!("{}-{variation}", files::slug(&req.title));
-    let now = now_ms();
-    let expires = now + media_lifetime_ms(app);
-    let mut out: Vec<FileRecord> = Vec::new();
+    let base = track_base(req, variation);
+    let mut out = NewFiles::new(app, task);
     // Each file is recorded, written and freed in turn (the stems' ZIP straight from the stems'
     // bytes): a 10-minute song's MP3s are ~120 MB, and holding them all with a copy for the ZIP
     // and the ZIP itself took the service over its memory bound.
-    // The file's id and the path its record points at (where it is written).
-    let mut put = |kind: &str, name: String, size: usize| -> (String, String) {
-        let id = keys::random_hex(16);
-        let path = format!("media/{}/{id}", task.id);
-        out.push(FileRecord {
-            id: id.clone(),
-            key_id: task.key_id.clone(),
-            task_id: Some(task.id.clone()),
-            kind: kind.into(),
-            mime: crate::fetch::mime_for_name(&name).into(),
-            name,
-            size: size as i64,
-            path: path.clone(),
-            upload_path: None,
-            created_at: now,
-            expires_at: expires,
-        });
-        (id, path)
-    };
-    let (song, at) = put("song", format!("{base}.mp3"), track.song_mp3.len());
+    let (song, at) = out.put("song", format!("{base}.mp3"), track.song_mp3.len());
     write_file(app, &at, &[Cow::Borrowed(&track.song_mp3)]).await?;
     drop(track.song_mp3);
-    let (instrumental, at) = put(
+    let (instrumental, at) = out.put(
         "instrumental",
         format!("{base}-instrumental.mp3"),
         track.instrumental_mp3.len(),
     );
     write_file(app, &at, &[Cow::Borrowed(&track.instrumental_mp3)]).await?;
     drop(track.instrumental_mp3);
-    let (midi, at) = put("midi", format!("{base}.mid"), track.midi.len());
+    let (midi, at) = out.put("midi", format!("{base}.mid"), track.midi.len());
     write_file(app, &at, &[Cow::Borrowed(&track.midi)]).await?;
-    let (cover, at) = put("cover", format!("{base}.png"), track.cover_png.len());
+    let (cover, at) = out.put("cover", format!("{base}.png"), track.cover_png.len());
     write_file(app, &at, &[Cow::Borrowed(&track.cover_png)]).await?;
-    // No stems (the engine was configured without them): no ZIP either.
-    let stems_file = if track.stems.is_empty() {
-        String::new()
-    } else {
-        let zip_members: Vec<(String, &[u8])> = track
-            .stems
-            .iter()
-            .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.as_slice()))
-            .collect();
-        let pieces = files::zip_stored_pieces(&zip_members);
-        let zip_size = pieces.iter().map(|p| p.len()).sum();
-        let (id, at) = put("stems", format!("{base}-stems.zip"), zip_size);
-        write_file(app, &at, &pieces).await?;
-        id
-    };
-    let mut stems = Vec::new();
-    for (name, bytes) in track.stems {
-        let (id, at) = put(
-            "stem",
-            format!("{base}-{}.mp3", files::safe_name(&name)),
-            bytes.len(),
-        );
-        write_file(app, &at, &[Cow::Borrowed(&bytes)]).await?;
-        stems.push((name, id));
-    }
+    let (stems_file, stems) = store_stems(app, &mut out, &base, track.stems).await?;
     let idx = usize::from(variation - 1);
     let record = TrackRecord {
         id: task
@@ -568,9 +654,43 @@ async fn store_track(
         plan: track.plan_json,
         loudness_lufs: (f64::from(track.loudness_lufs) * 100.0).round() / 100.0,
         true_peak_dbtp: (f64::from(track.true_peak_dbtp) * 100.0).round() / 100.0,
-        created_at: now,
+        created_at: out.now,
     };
-    Ok((record, out))
+    Ok((record, out.files))
+}
+
+/// Write a variation's stems (one MP3 each) and their ZIP; returns the ZIP's file id and
+/// `(name, file id)` per stem. No stems (not made, or not yet): no files, `""` and `[]`.
+async fn store_stems(
+    app: &App,
+    out: &mut NewFiles,
+    base: &str,
+    stems: Stems,
+) -> Result<(String, Vec<(String, String)>), Stop> {
+    let stems_file = if stems.is_empty() {
+        String::new()
+    } else {
+        let zip_members: Vec<(String, &[u8])> = stems
+            .iter()
+            .map(|(n, b)| (format!("{base}-{}.mp3", files::safe_name(n)), b.as_slice()))
+            .collect();
+        let pieces = files::zip_stored_pieces(&zip_members);
+        let zip_size = pieces.iter().map(|p| p.len()).sum();
+        let (id, at) = out.put("stems", format!("{base}-stems.zip"), zip_size);
+        write_file(app, &at, &pieces).await?;
+        id
+    };
+    let mut names = Vec::new();
+    for (name, bytes) in stems {
+        let (id, at) = out.put(
+            "stem",
+            format!("{base}-{}.mp3", files::safe_name(&name)),
+            bytes.len(),
+        );
+        write_file(app, &at, &[Cow::Borrowed(&bytes)]).await?;
+        names.push((name, id));
+    }
+    Ok((stems_file, names))
 }
 
 /// Write a media file at `path` (its record's) from `pieces`, in order.

@@ -129,6 +129,56 @@ async fn a_vocal_becomes_two_songs_with_every_callback() {
         assert_eq!(r.headers["x-webhook-signature"], want);
     }
 
+    // The first song goes out before its stems; at the end both tracks carry theirs.
+    let first_item = &got[1].body["data"]["data"][0];
+    assert_eq!(first_item["stems_url"], "", "{first_item}");
+    assert_eq!(first_item["stems"], json!([]), "{first_item}");
+    for (item, t) in items.iter().zip(tracks) {
+        let stems = t["stems"].as_array().unwrap();
+        assert!(!stems.is_empty(), "{t}");
+        assert_eq!(item["stems_url"], t["stemsUrl"]);
+        assert_eq!(&item["stems"], &t["stems"]);
+        let z = s
+            .http
+            .get(t["stemsUrl"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_zip(&z, stems.len());
+    }
+    let m = s
+        .http
+        .get(format!("{}/metrics", s.base))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let line = |name: &str| {
+        m.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name} in {m}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse::<f64>()
+            .unwrap()
+    };
+    assert_eq!(
+        line("bandmate_stage_duration_seconds_count{stage=\"stems\"}"),
+        1.0,
+        "variation 1's stems, after FIRST_SUCCESS"
+    );
+    eprintln!(
+        "first: {:.2} s, stems after it: {:.2} s",
+        line("bandmate_stage_duration_seconds_sum{stage=\"first\"}"),
+        line("bandmate_stage_duration_seconds_sum{stage=\"stems\"}")
+    );
+
     // WAV of track 2, then 409 for the same track.
     let audio_id = tracks[1]["id"].as_str().unwrap();
     let w = s

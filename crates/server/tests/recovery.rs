@@ -58,27 +58,7 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
         .bytes()
         .await
         .unwrap();
-    assert_eq!(&z[..4], b"PK\x03\x04");
-    // Read the way unzip reads it: end record -> central directory -> each member's local
-    // header, one member per stem, each named after its stem.
-    let u16_at = |at: usize| u16::from_le_bytes([z[at], z[at + 1]]) as usize;
-    let u32_at = |at: usize| u32::from_le_bytes(z[at..at + 4].try_into().unwrap()) as usize;
-    let eocd = z.len() - 22;
-    assert_eq!(u32_at(eocd), 0x0605_4b50);
-    let (count, cd_size, cd_off) = (u16_at(eocd + 10), u32_at(eocd + 12), u32_at(eocd + 16));
-    assert_eq!(count, items[0]["stems"].as_array().unwrap().len());
-    assert_eq!(cd_off + cd_size, eocd);
-    let mut at = cd_off;
-    for _ in 0..count {
-        assert_eq!(u32_at(at), 0x0201_4b50, "central entry at {at}");
-        let n = u16_at(at + 28);
-        let local = u32_at(at + 42);
-        assert_eq!(u32_at(local), 0x0403_4b50, "local header at {local}");
-        assert_eq!(&z[local + 30..local + 30 + n], &z[at + 46..at + 46 + n]);
-        assert!(z[at + 46..at + 46 + n].ends_with(b".mp3"));
-        at += 46 + n + u16_at(at + 30) + u16_at(at + 32);
-    }
-    assert_eq!(at, eocd);
+    assert_zip(&z, items[0]["stems"].as_array().unwrap().len());
     // A WAV of track 1: PENDING → SUCCESS, then 409 for the same track; the track shows it.
     let audio_id = items[0]["id"].as_str().unwrap();
     let req = json!({"taskId": task, "audioId": audio_id, "callBackUrl": cb.url("wav")});
@@ -204,6 +184,103 @@ async fn a_killed_server_resumes_the_task_where_it_stopped() {
     );
     let t = second.app().store.task(&task, None).await.unwrap().unwrap();
     assert_eq!(t.attempts, 2);
+}
+
+#[tokio::test]
+async fn a_first_song_delivered_before_its_stems_gets_them_after_a_restart() {
+    let files = FileServer::start().await;
+    let cb = Receiver::start().await;
+    // Variation 1's stems call outlasts the test: the process dies after FIRST_SUCCESS,
+    // before the stems are attached.
+    let stuck = FakeBand::deferring(Duration::ZERO, Duration::from_secs(600));
+    let mut first = spawn(|c| c.workers.lease_s = 60.0, Some(stuck.clone())).await;
+    let input = vocal_wav();
+    let vocal = files.put("take.wav", "audio/wav", input.clone());
+    let task = first
+        .submit(&first.key, &body(&vocal, &cb.url("stems-restart")))
+        .await["data"]["taskId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let got = cb.wait_for(&task, 2).await;
+    assert_eq!(got[1].body["data"]["callbackType"], "first");
+    let item = &got[1].body["data"]["data"][0];
+    assert_eq!(
+        item["stems_url"], "",
+        "the first song goes out before its stems: {item}"
+    );
+    assert_eq!(item["stems"], json!([]), "{item}");
+    let start = std::time::Instant::now();
+    while *stuck.stem_renders.lock().unwrap() != vec![1] {
+        assert!(start.elapsed() < Duration::from_secs(30), "no stems call");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let before = first.record(&first.key, &task).await["data"].clone();
+    assert_eq!(before["status"], "FIRST_SUCCESS", "{before}");
+    let track1 = before["response"]["sunoData"][0].clone();
+    assert_eq!(track1["stemsUrl"], "", "{track1}");
+    assert_eq!(track1["stems"], json!([]), "{track1}");
+    let key = first.key.clone();
+    let old_base = first.base.clone();
+    first.kill();
+
+    let fast = FakeBand::deferring(Duration::ZERO, Duration::ZERO);
+    let second = spawn_in(
+        first.dir.clone(),
+        |c| c.workers.lease_s = 1.0,
+        Some(fast.clone()),
+    )
+    .await;
+    let d = second.wait_terminal(&key, &task).await;
+    assert_eq!(d["status"], "SUCCESS", "{d}");
+    let tracks = d["response"]["sunoData"].as_array().unwrap();
+    // Track 1 is the one delivered, same id and song file, now with its stems.
+    assert_eq!(tracks[0]["id"], track1["id"]);
+    let song_url = track1["audioUrl"]
+        .as_str()
+        .unwrap()
+        .replace(&old_base, &second.base);
+    assert_eq!(tracks[0]["audioUrl"], song_url.as_str());
+    let song = second.http.get(&song_url).send().await.unwrap();
+    assert_eq!(song.bytes().await.unwrap().as_ref(), input.as_slice());
+    for t in tracks {
+        let stems = t["stems"].as_array().unwrap();
+        assert_eq!(stems.len(), 2, "{t}");
+        for stem in stems {
+            let u = stem["url"].as_str().unwrap();
+            assert_eq!(second.http.get(u).send().await.unwrap().status(), 200);
+        }
+        let z = second
+            .http
+            .get(t["stemsUrl"].as_str().unwrap())
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .unwrap();
+        assert_zip(&z, 2);
+    }
+    assert_eq!(
+        *fast.renders.lock().unwrap(),
+        vec![1, 2],
+        "variation 1 rendered again for its stems"
+    );
+    assert_eq!(*fast.stem_renders.lock().unwrap(), vec![1, 2]);
+    let got = cb.wait_for(&task, 3).await;
+    let kinds: Vec<&str> = got
+        .iter()
+        .map(|r| r.body["data"]["callbackType"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        kinds,
+        ["text", "first", "complete"],
+        "each stage reported once"
+    );
+    for item in got[2].body["data"]["data"].as_array().unwrap() {
+        assert_eq!(item["stems"].as_array().unwrap().len(), 2, "{item}");
+        assert_ne!(item["stems_url"], "", "{item}");
+    }
 }
 
 #[tokio::test]

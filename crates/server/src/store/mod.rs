@@ -421,6 +421,16 @@ pub trait Store: Send + Sync + 'static {
     async fn release_instance(&self, instance: &str) -> StoreResult<u64>;
     /// Apply one step; false when `owner` lost the lease (nothing was written).
     async fn advance(&self, step: Advance, now: i64) -> StoreResult<bool>;
+    /// Give a stored track the stems made after it (`stems_file`, `stems`) and record their
+    /// files, in one transaction; false when `owner` lost the lease (nothing was written).
+    async fn attach_stems(
+        &self,
+        task_id: &str,
+        owner: &str,
+        track: &TrackRecord,
+        files: &[FileRecord],
+        now: i64,
+    ) -> StoreResult<bool>;
     /// Fail a task for good, refund its credits, enqueue the error callback; false when it
     /// was already terminal or the lease was lost.
     async fn fail(&self, failure: Failure, now: i64) -> StoreResult<bool>;

@@ -674,6 +674,42 @@ impl Store for SqliteStore {
         Ok(true)
     }
 
+    async fn attach_stems(
+        &self,
+        task_id: &str,
+        owner: &str,
+        track: &TrackRecord,
+        files: &[FileRecord],
+        now: i64,
+    ) -> StoreResult<bool> {
+        let mut tx = self.begin().await?;
+        let r = sqlx::query(
+            "UPDATE tasks SET updated_at = ? WHERE id = ? AND lease_owner = ? AND active = 1",
+        )
+        .bind(now)
+        .bind(task_id)
+        .bind(owner)
+        .execute(&mut *tx)
+        .await?;
+        if r.rows_affected() == 0 {
+            return Ok(false);
+        }
+        for f in files {
+            insert_file(&mut tx, f).await?;
+        }
+        let stems =
+            serde_json::to_string(&track.stems).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        sqlx::query("UPDATE tracks SET stems_file = ?, stems = ? WHERE id = ? AND task_id = ?")
+            .bind(&track.stems_file)
+            .bind(&stems)
+            .bind(&track.id)
+            .bind(task_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(true)
+    }
+
     async fn fail(&self, f: Failure, now: i64) -> StoreResult<bool> {
         let mut tx = self.begin().await?;
         let row = sqlx::query(
@@ -1105,6 +1141,83 @@ mod tests {
             "TEXT_SUCCESS"
         );
         assert!(s.task("t1", Some("other")).await.unwrap().is_none());
+    }
+
+    #[tokio::test]
+    async fn stems_are_attached_only_by_the_lease_holder() {
+        let (_d, s) = store().await;
+        s.create_key(new_key("k1", 100), 0).await.unwrap();
+        s.submit(new_task("t1", "k1", 0), 1).await.unwrap();
+        s.claim("w1", 10, 100).await.unwrap().unwrap();
+        let track = TrackRecord {
+            id: "a".into(),
+            task_id: "t1".into(),
+            variation: 1,
+            title: "T".into(),
+            tags: String::new(),
+            prompt: String::new(),
+            model_name: "m".into(),
+            duration: 9.0,
+            song_file: "f-song".into(),
+            instrumental_file: "f-inst".into(),
+            midi_file: "f-midi".into(),
+            cover_file: "f-cover".into(),
+            stems_file: String::new(),
+            stems: Vec::new(),
+            plan: "{}".into(),
+            loudness_lufs: -14.0,
+            true_peak_dbtp: -1.0,
+            created_at: 20,
+        };
+        let step = Advance {
+            task_id: "t1".into(),
+            owner: "w1".into(),
+            status: "FIRST_SUCCESS".into(),
+            track: Some(track.clone()),
+            ..Default::default()
+        };
+        assert!(s.advance(step, 20).await.unwrap());
+        let file = |id: &str, kind: &str| FileRecord {
+            id: id.into(),
+            key_id: "k1".into(),
+            task_id: Some("t1".into()),
+            kind: kind.into(),
+            name: format!("{id}.bin"),
+            mime: "application/octet-stream".into(),
+            size: 3,
+            path: format!("media/t1/{id}"),
+            upload_path: None,
+            created_at: 30,
+            expires_at: 1000,
+        };
+        let files = [file("zip1", "stems"), file("piano1", "stem")];
+        let with_stems = TrackRecord {
+            stems_file: "zip1".into(),
+            stems: vec![("piano".into(), "piano1".into())],
+            ..track
+        };
+        // Another worker took the task over: nothing is written.
+        let b = s.claim("w2", 101, 300).await.unwrap().unwrap();
+        assert_eq!(b.id, "t1");
+        assert!(
+            !s.attach_stems("t1", "w1", &with_stems, &files, 110)
+                .await
+                .unwrap()
+        );
+        let stored = s.track("a").await.unwrap().unwrap();
+        assert_eq!((stored.stems_file.as_str(), stored.stems.len()), ("", 0));
+        assert!(s.file("zip1").await.unwrap().is_none());
+        // The holder's attach writes the files and the track's stems together.
+        assert!(
+            s.attach_stems("t1", "w2", &with_stems, &files, 120)
+                .await
+                .unwrap()
+        );
+        let stored = s.track("a").await.unwrap().unwrap();
+        assert_eq!(stored.stems_file, "zip1");
+        assert_eq!(stored.stems, with_stems.stems);
+        assert_eq!(s.file("piano1").await.unwrap().unwrap().kind, "stem");
+        assert_eq!(s.task_files("t1").await.unwrap().len(), 2);
     }
 
     #[tokio::test]

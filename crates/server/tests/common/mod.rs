@@ -14,7 +14,7 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use bandmate_server::{Config, Pipeline, Roles, Running};
+use bandmate_server::{Config, PendingStems, Pipeline, Roles, Running};
 use bandmate_testkit::{Melody, SingerSettings, WavFormat, sing, wav_bytes};
 use serde_json::{Value, json};
 
@@ -418,11 +418,18 @@ pub async fn closed_port_url() -> String {
 
 /// A stand-in pipeline for the tests that need a stage to be slow, to panic, or to be
 /// counted (a real engine cannot be made to do that on demand). Its "songs" are the input
-/// bytes, so they play in a browser; its plan has a chord chart every 2 s.
+/// bytes, so they play in a browser; its plan has a chord chart every 2 s. Its stems come in
+/// the songs' track, unless `defer_stems`: then, like the engine, from a stems call of their
+/// own (which takes `stems_delay`).
 pub struct FakeBand {
     pub render_delay: Duration,
     pub panic_on_render: bool,
+    pub defer_stems: bool,
+    pub stems_delay: Duration,
+    /// Variations whose songs were rendered, in order.
     pub renders: Mutex<Vec<u8>>,
+    /// Variations whose stems were rendered by a stems call, in order.
+    pub stem_renders: Mutex<Vec<u8>>,
 }
 
 impl FakeBand {
@@ -430,17 +437,35 @@ impl FakeBand {
         Arc::new(Self {
             render_delay,
             panic_on_render: false,
+            defer_stems: false,
+            stems_delay: Duration::ZERO,
             renders: Mutex::new(Vec::new()),
+            stem_renders: Mutex::new(Vec::new()),
         })
     }
 
     pub fn panicking() -> Arc<Self> {
         Arc::new(Self {
-            render_delay: Duration::ZERO,
             panic_on_render: true,
-            renders: Mutex::new(Vec::new()),
+            ..Arc::into_inner(Self::new(Duration::ZERO)).expect("fresh")
         })
     }
+
+    /// Stems from a stems call of their own, after the songs.
+    pub fn deferring(render_delay: Duration, stems_delay: Duration) -> Arc<Self> {
+        Arc::new(Self {
+            defer_stems: true,
+            stems_delay,
+            ..Arc::into_inner(Self::new(render_delay)).expect("fresh")
+        })
+    }
+}
+
+fn fake_stems() -> Vec<(String, Vec<u8>)> {
+    vec![
+        ("piano".into(), vec![1; 500]),
+        ("bass".into(), vec![2; 400]),
+    ]
 }
 
 struct FakePrepared {
@@ -481,11 +506,11 @@ impl Pipeline for FakeBand {
         })
     }
 
-    fn render(
+    fn render_songs(
         &self,
         prepared: &bandmate_server::Prepared,
         variation: u8,
-    ) -> Result<bandmate_engine::Track, bandmate_server::StageError> {
+    ) -> Result<(bandmate_engine::Track, Option<PendingStems>), bandmate_server::StageError> {
         self.renders.lock().expect("lock").push(variation);
         if self.panic_on_render {
             panic!("the fake band fell over");
@@ -495,21 +520,37 @@ impl Pipeline for FakeBand {
             .inner
             .downcast_ref::<FakePrepared>()
             .expect("fake prepared");
-        Ok(bandmate_engine::Track {
+        let track = bandmate_engine::Track {
             variation,
             duration_s: 9.0,
             song_mp3: p.input.clone(),
             instrumental_mp3: vec![variation; 1000],
             midi: b"MThd\0\0\0\x06\0\x01\0\x01\x01\xe0".to_vec(),
             cover_png: b"\x89PNG\r\n\x1a\n".to_vec(),
-            stems: vec![
-                ("piano".into(), vec![1; 500]),
-                ("bass".into(), vec![2; 400]),
-            ],
+            stems: if self.defer_stems {
+                Vec::new()
+            } else {
+                fake_stems()
+            },
             plan_json: json!({"variation": variation, "chart": fake_chart(9.0)}).to_string(),
             loudness_lufs: -14.0,
             true_peak_dbtp: -1.2,
-        })
+        };
+        let pending = self.defer_stems.then(|| PendingStems {
+            inner: Box::new(variation),
+        });
+        Ok((track, pending))
+    }
+
+    fn render_stems(
+        &self,
+        _prepared: &bandmate_server::Prepared,
+        pending: PendingStems,
+    ) -> Result<Vec<(String, Vec<u8>)>, bandmate_server::StageError> {
+        let variation = *pending.inner.downcast::<u8>().expect("fake pending");
+        self.stem_renders.lock().expect("lock").push(variation);
+        std::thread::sleep(self.stems_delay);
+        Ok(fake_stems())
     }
 
     fn render_wav(
@@ -523,4 +564,29 @@ impl Pipeline for FakeBand {
             .expect("fake prepared");
         Ok(p.input.clone())
     }
+}
+
+/// A stems ZIP, read the way unzip reads it: end record -> central directory -> each member's
+/// local header, `members` members, each an MP3 named in both places alike.
+pub fn assert_zip(z: &[u8], members: usize) {
+    assert_eq!(&z[..4], b"PK\x03\x04");
+    let u16_at = |at: usize| u16::from_le_bytes([z[at], z[at + 1]]) as usize;
+    let u32_at =
+        |at: usize| u32::from_le_bytes(z[at..at + 4].try_into().expect("four bytes")) as usize;
+    let eocd = z.len() - 22;
+    assert_eq!(u32_at(eocd), 0x0605_4b50);
+    let (count, cd_size, cd_off) = (u16_at(eocd + 10), u32_at(eocd + 12), u32_at(eocd + 16));
+    assert_eq!(count, members);
+    assert_eq!(cd_off + cd_size, eocd);
+    let mut at = cd_off;
+    for _ in 0..count {
+        assert_eq!(u32_at(at), 0x0201_4b50, "central entry at {at}");
+        let n = u16_at(at + 28);
+        let local = u32_at(at + 42);
+        assert_eq!(u32_at(local), 0x0403_4b50, "local header at {local}");
+        assert_eq!(&z[local + 30..local + 30 + n], &z[at + 46..at + 46 + n]);
+        assert!(z[at + 46..at + 46 + n].ends_with(b".mp3"));
+        at += 46 + n + u16_at(at + 30) + u16_at(at + 32);
+    }
+    assert_eq!(at, eocd);
 }
