@@ -384,15 +384,7 @@ async fn uploads_and_downloads_with_ranges() {
     assert_eq!(r["success"], true, "{r}");
     assert_eq!(r["data"]["downloadUrl"], url.as_str());
     assert_eq!(r["data"]["fileSize"], 2000);
-    let got = s
-        .http
-        .get(&url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let got = s.download(&url).await;
     assert_eq!(got.as_ref(), small);
 
     // By URL, from the local file server (allow-listed).
@@ -407,18 +399,7 @@ async fn uploads_and_downloads_with_ranges() {
     assert_eq!(r["success"], true, "{r}");
     assert_eq!(r["data"]["fileName"], "take.wav");
     let u = r["data"]["downloadUrl"].as_str().unwrap();
-    assert_eq!(
-        s.http
-            .get(u)
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap()
-            .len(),
-        wav.len()
-    );
+    assert_eq!(s.download(u).await.len(), wav.len());
 
     // Errors keep the upload shape.
     let r = s
@@ -580,29 +561,13 @@ async fn service_endpoints() {
         assert!(doc["paths"][p].is_object(), "{p} is described");
     }
     s.submit(&s.key, &json!({})).await;
-    let m = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = s.page("/metrics").await;
     assert!(m.contains("bandmate_queue_depth "), "{m}");
     assert!(
         m.contains("bandmate_submissions_total{code=\"422\"} 1"),
         "{m}"
     );
-    let page = s
-        .http
-        .get(&s.base)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = s.page("/").await;
     assert!(page.contains("<title>Bandmate</title>"));
     let r: Value = s
         .http

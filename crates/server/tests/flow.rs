@@ -138,26 +138,10 @@ async fn a_vocal_becomes_two_songs_with_every_callback() {
         assert!(!stems.is_empty(), "{t}");
         assert_eq!(item["stems_url"], t["stemsUrl"]);
         assert_eq!(&item["stems"], &t["stems"]);
-        let z = s
-            .http
-            .get(t["stemsUrl"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let z = s.download(t["stemsUrl"].as_str().unwrap()).await;
         assert_zip(&z, stems.len());
     }
-    let m = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = s.page("/metrics").await;
     let line = |name: &str| {
         m.lines()
             .find(|l| l.starts_with(name))
@@ -214,15 +198,7 @@ async fn a_vocal_becomes_two_songs_with_every_callback() {
     assert_eq!(rec["data"]["successFlag"], "SUCCESS", "{rec}");
     assert_eq!(rec["data"]["musicId"], audio_id);
     let wav_url = rec["data"]["response"]["audioWavUrl"].as_str().unwrap();
-    let wav = s
-        .http
-        .get(wav_url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let wav = s.download(wav_url).await;
     assert_eq!(&wav[..4], b"RIFF");
     let wcb = cb.wait_for(&wav_task, 1).await;
     assert_eq!(wcb[0].body["data"]["audioWavUrl"], wav_url);

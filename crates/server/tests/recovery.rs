@@ -49,15 +49,7 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
     );
     assert_eq!(got[2].body["msg"], "All generated successfully.");
     // The stems ZIP is a ZIP.
-    let z = s
-        .http
-        .get(items[0]["stemsUrl"].as_str().unwrap())
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let z = s.download(items[0]["stemsUrl"].as_str().unwrap()).await;
     assert_zip(&z, items[0]["stems"].as_array().unwrap().len());
     // A WAV of track 1: PENDING → SUCCESS, then 409 for the same track; the track shows it.
     let audio_id = items[0]["id"].as_str().unwrap();
@@ -84,15 +76,7 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
         wcb[0].body,
         json!({"code": 200, "msg": "success", "data": {"task_id": wav_task, "audioWavUrl": wav_url}})
     );
-    let wav = s
-        .http
-        .get(wav_url)
-        .send()
-        .await
-        .unwrap()
-        .bytes()
-        .await
-        .unwrap();
+    let wav = s.download(wav_url).await;
     assert_eq!(&wav[..4], b"RIFF");
     let d = s.record(&s.key, &task).await;
     assert_eq!(d["data"]["response"]["sunoData"][0]["wavUrl"], wav_url);
@@ -106,15 +90,7 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
         "a WAV task is not a generation record"
     );
     // Metrics saw the stages.
-    let m = s
-        .http
-        .get(format!("{}/metrics", s.base))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let m = s.page("/metrics").await;
     assert!(
         m.contains("bandmate_stage_duration_seconds_count{stage=\"complete\"} 1"),
         "{m}"
@@ -250,15 +226,7 @@ async fn a_first_song_delivered_before_its_stems_gets_them_after_a_restart() {
             let u = stem["url"].as_str().unwrap();
             assert_eq!(second.http.get(u).send().await.unwrap().status(), 200);
         }
-        let z = second
-            .http
-            .get(t["stemsUrl"].as_str().unwrap())
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .unwrap();
+        let z = second.download(t["stemsUrl"].as_str().unwrap()).await;
         assert_zip(&z, 2);
     }
     assert_eq!(

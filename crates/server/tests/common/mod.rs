@@ -142,6 +142,23 @@ impl TestServer {
         r.json().await.expect("json answer")
     }
 
+    /// The bytes at `url` (a download link from an answer), whatever the status.
+    pub async fn download(&self, url: &str) -> Bytes {
+        let r = self.http.get(url).send().await.expect("request");
+        r.bytes().await.expect("body")
+    }
+
+    /// The text of this server's page at `path` (no key).
+    pub async fn page(&self, path: &str) -> String {
+        let r = self
+            .http
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("request");
+        r.text().await.expect("text")
+    }
+
     /// GET a public endpoint (no key) and read its JSON.
     pub async fn get_public(&self, path: &str) -> Value {
         let r = self
