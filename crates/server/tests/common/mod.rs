@@ -161,13 +161,7 @@ impl TestServer {
 
     /// GET a public endpoint (no key) and read its JSON.
     pub async fn get_public(&self, path: &str) -> Value {
-        let r = self
-            .http
-            .get(format!("{}{path}", self.base))
-            .send()
-            .await
-            .expect("request");
-        r.json().await.expect("json answer")
+        serde_json::from_str(&self.page(path).await).expect("json answer")
     }
 
     pub async fn submit(&self, key: &str, body: &Value) -> Value {
