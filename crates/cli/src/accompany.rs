@@ -197,6 +197,7 @@ pub fn run(args: Args) -> anyhow::Result<()> {
     let config = EngineConfig {
         soundfont: args.soundfont.clone(),
         stems: args.stems.is_some(),
+        instrumental: args.instrumental.is_some(),
         midi: args.midi.is_some(),
         cover: args.cover.is_some(),
         ..EngineConfig::default()

@@ -203,7 +203,7 @@ fn main() {
             ));
             lines.push(format!(
                 "variation {variation}: synth+mix {t_mix:.2} s, master+encode {t_enc:.2} s | song {:.2} LUFS {:.2} dBTP | instrumental {:.2} LUFS {:.2} dBTP | vocal-to-band {:+.1} LU, duck {:.1} dB, {:.1} s from {:.2} s",
-                r.song.integrated_lufs, r.song.true_peak_dbtp, r.instrumental.integrated_lufs, r.instrumental.true_peak_dbtp, r.vocal_to_band_db, r.duck_db, r.duration_s, r.start_s
+                r.song.integrated_lufs, r.song.true_peak_dbtp, r.instrumental.map_or(f32::NAN, |l| l.integrated_lufs), r.instrumental.map_or(f32::NAN, |l| l.true_peak_dbtp), r.vocal_to_band_db, r.duck_db, r.duration_s, r.start_s
             ));
         }
         let wall = w0.elapsed().as_secs_f64();

@@ -629,8 +629,9 @@ pub struct Outputs {
 pub struct MixReport {
     /// The song as rendered (BS.1770-4 integrated loudness, true peak, sample peak).
     pub song: Loudness,
-    /// The instrumental as rendered.
-    pub instrumental: Loudness,
+    /// The instrumental as rendered (`None` when no instrumental output was requested: it is
+    /// then not rendered at all).
+    pub instrumental: Option<Loudness>,
     /// Vocal-to-band balance in the song, LU: the loudness of the vocal (with its reverb) as
     /// mixed, minus the loudness of the band as mixed under it, over the passages where the
     /// voice sings.
@@ -1546,6 +1547,8 @@ impl Mix {
         // with two or more threads all four run at once, linked by short queues, so the
         // heavier song side and the lighter instrumental side keep both cores busy.
         let threaded = self.threads >= 2;
+        // An instrumental nobody asked for is not rendered (an offline song-only run).
+        let want_inst = request.instrumental_mp3.is_some() || request.instrumental_wav.is_some();
         let sink = |mp3: Option<&Mp3Settings>, wav: Option<WavSampleFormat>| {
             let meter = (!threaded).then(|| LoudnessMeter::new(RATE, 2));
             let enc = match mp3 {
@@ -1586,24 +1589,33 @@ impl Mix {
                         ss.take(&l, &r);
                     }
                 });
-                s.spawn(move || {
-                    for (l, r) in irx {
-                        is.take(&l, &r);
-                    }
-                });
-                let im = &mut inst_meter;
                 let step = &lockstep;
-                s.spawn(move || {
-                    let _done = LockstepDone(step, 1);
-                    let mut meter = LoudnessMeter::new(RATE, 2);
-                    OutputRenderer::new(self, Output::Instrumental, self.plan.instrumental_gain)
+                if want_inst {
+                    s.spawn(move || {
+                        for (l, r) in irx {
+                            is.take(&l, &r);
+                        }
+                    });
+                    let im = &mut inst_meter;
+                    s.spawn(move || {
+                        let _done = LockstepDone(step, 1);
+                        let mut meter = LoudnessMeter::new(RATE, 2);
+                        OutputRenderer::new(
+                            self,
+                            Output::Instrumental,
+                            self.plan.instrumental_gain,
+                        )
                         .run(&mut |l, r| {
                             meter.add(&[l, r]);
                             let _ = itx.send((l.to_vec(), r.to_vec()));
                             step.advance(1, l.len());
                         });
-                    *im = Some(meter);
-                });
+                        *im = Some(meter);
+                    });
+                } else {
+                    drop((itx, irx));
+                    step.finish(1);
+                }
                 let done = LockstepDone(step, 0);
                 let mut meter = LoudnessMeter::new(RATE, 2);
                 produce(Output::Song, &mut |l, r| {
@@ -1616,12 +1628,18 @@ impl Mix {
             });
         } else {
             produce(Output::Song, &mut |l, r| song_sink.take(l, r));
-            produce(Output::Instrumental, &mut |l, r| inst_sink.take(l, r));
+            if want_inst {
+                produce(Output::Instrumental, &mut |l, r| inst_sink.take(l, r));
+            }
         }
         let song = song_sink.finish(song_meter);
-        let inst = inst_sink.finish(inst_meter);
         let (song_mp3, song_wav, song_l) = song?;
-        let (inst_mp3, inst_wav, inst_l) = inst?;
+        let (inst_mp3, inst_wav, inst_l) = if want_inst {
+            let (mp3, wav, l) = inst_sink.finish(inst_meter)?;
+            (mp3, wav, Some(l))
+        } else {
+            (None, None, None)
+        };
         Ok(Outputs {
             song_mp3,
             instrumental_mp3: inst_mp3,
@@ -1829,7 +1847,11 @@ mod tests {
                 .unwrap();
             for (name, ours, audio) in [
                 ("song", o.report.song, m.song()),
-                ("instrumental", o.report.instrumental, m.instrumental()),
+                (
+                    "instrumental",
+                    o.report.instrumental.unwrap(),
+                    m.instrumental(),
+                ),
             ] {
                 assert!(audio.channels().iter().flatten().all(|x| x.is_finite()));
                 let (il, tp) = reference(&audio);
@@ -2132,6 +2154,37 @@ mod tests {
     }
 
     #[test]
+    fn an_instrumental_not_asked_for_is_not_rendered_and_the_song_is_the_same() {
+        let r = renderer();
+        let a = testband::band(6.0, ModelProfile::V5, 1, 1);
+        let v = VocalTrack::new(&burst_vocal(1.0, 3.0), None).unwrap();
+        for threads in [1, 2] {
+            let mut st = settings(ModelProfile::V5, 0.65);
+            st.render.threads = threads;
+            let m = r.mix(&a, &v, &st).unwrap();
+            let song_only = m
+                .encode(&OutputRequest {
+                    song_mp3: Some(Mp3Settings::default()),
+                    ..OutputRequest::default()
+                })
+                .unwrap();
+            let both = m
+                .encode(&OutputRequest {
+                    song_mp3: Some(Mp3Settings::default()),
+                    instrumental_mp3: Some(Mp3Settings::default()),
+                    ..OutputRequest::default()
+                })
+                .unwrap();
+            assert_eq!(song_only.song_mp3, both.song_mp3, "{threads} thread(s)");
+            assert_eq!(song_only.report.song, both.report.song);
+            assert!(song_only.instrumental_mp3.is_none());
+            assert!(song_only.report.instrumental.is_none());
+            assert!(both.instrumental_mp3.is_some_and(|b| b.len() > 1000));
+            assert!(both.report.instrumental.is_some());
+        }
+    }
+
+    #[test]
     fn odd_inputs_still_make_a_song() {
         let r = renderer();
         // An 8 kHz stereo phone recording, a band with no parts, a vocal that starts before
@@ -2153,6 +2206,7 @@ mod tests {
         let o = m
             .encode(&OutputRequest {
                 song_mp3: Some(Mp3Settings::default()),
+                instrumental_wav: Some(WavSampleFormat::Float32),
                 ..OutputRequest::default()
             })
             .unwrap();
@@ -2169,7 +2223,7 @@ mod tests {
         );
         assert!(o.report.song.true_peak_dbtp <= -1.0);
         // The instrumental of no band is silence, not noise or NaN.
-        assert!(o.report.instrumental.is_silent());
+        assert!(o.report.instrumental.unwrap().is_silent());
         // A file that is only rumble (10 Hz, 80 dB under the high-pass's pass band once
         // filtered) is too quiet to mix, and that is the user's file.
         let rumble: Vec<f32> = (0..44_100 * 3)
@@ -2276,8 +2330,8 @@ mod tests {
             let loud = AudioBuffer::mono(take.rate(), take.channel(0).iter().map(|v| (v * g).clamp(-1.0, 1.0)).collect());
             let v = VocalTrack::new(&loud, None).unwrap();
             let m = r.mix(&a, &v, &settings(profile, weight)).unwrap();
-            let o = m.encode(&OutputRequest { song_wav: Some(WavSampleFormat::Float32), ..OutputRequest::default() }).unwrap();
-            for l in [o.report.song, o.report.instrumental] {
+            let o = m.encode(&OutputRequest { song_wav: Some(WavSampleFormat::Float32), instrumental_wav: Some(WavSampleFormat::Float32), ..OutputRequest::default() }).unwrap();
+            for l in [o.report.song, o.report.instrumental.unwrap()] {
                 prop_assert!(l.sample_peak_dbfs <= -1.0);
                 prop_assert!(l.true_peak_dbtp <= -1.0, "{}", l.true_peak_dbtp);
                 prop_assert!(!l.integrated_lufs.is_nan());
