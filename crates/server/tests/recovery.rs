@@ -4,6 +4,7 @@
 
 mod common;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use common::*;
@@ -101,13 +102,29 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
     );
 }
 
+/// Kill `first` and start a new process with `band` on its data directory (1 s leases, so
+/// the killed process's lease runs out soon); returns it and the task's record (read with the
+/// key `first` handed out) once it has succeeded.
+async fn resume_to_success(
+    mut first: TestServer,
+    band: Arc<FakeBand>,
+    task: &str,
+) -> (TestServer, Value) {
+    let key = first.key.clone();
+    first.kill();
+    let second = spawn_in(first.dir.clone(), |c| c.workers.lease_s = 1.0, Some(band)).await;
+    let d = second.wait_terminal(&key, task).await;
+    assert_eq!(d["status"], "SUCCESS", "{d}");
+    (second, d)
+}
+
 #[tokio::test]
 async fn a_killed_server_resumes_the_task_where_it_stopped() {
     let files = FileServer::start().await;
     let cb = Receiver::start().await;
     let slow = FakeBand::new(Duration::from_millis(1500));
     // A long lease: only knowing the first process is dead lets the second resume at once.
-    let mut first = spawn(|c| c.workers.lease_s = 60.0, Some(slow.clone())).await;
+    let first = spawn(|c| c.workers.lease_s = 60.0, Some(slow.clone())).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
     let task = first
         .submit(&first.key, &body(&vocal, &cb.url("restart")))
@@ -121,20 +138,11 @@ async fn a_killed_server_resumes_the_task_where_it_stopped() {
         })
         .await;
     let track1 = before["response"]["sunoData"][0].clone();
-    let key = first.key.clone();
     let old_base = first.base.clone();
-    first.kill();
 
     // The same data directory, a new process: the lease expires and the task resumes.
     let fast = FakeBand::new(Duration::ZERO);
-    let second = spawn_in(
-        first.dir.clone(),
-        |c| c.workers.lease_s = 1.0,
-        Some(fast.clone()),
-    )
-    .await;
-    let d = second.wait_terminal(&key, &task).await;
-    assert_eq!(d["status"], "SUCCESS", "{d}");
+    let (second, d) = resume_to_success(first, fast.clone(), &task).await;
     let tracks = d["response"]["sunoData"].as_array().unwrap();
     // Same track, same files (the new process listens on another port).
     let track1: Value =
@@ -169,7 +177,7 @@ async fn a_first_song_delivered_before_its_stems_gets_them_after_a_restart() {
     // Variation 1's stems call outlasts the test: the process dies after FIRST_SUCCESS,
     // before the stems are attached.
     let stuck = FakeBand::deferring(Duration::ZERO, Duration::from_secs(600));
-    let mut first = spawn(|c| c.workers.lease_s = 60.0, Some(stuck.clone())).await;
+    let first = spawn(|c| c.workers.lease_s = 60.0, Some(stuck.clone())).await;
     let input = vocal_wav();
     let vocal = files.put("take.wav", "audio/wav", input.clone());
     let task = first
@@ -196,19 +204,10 @@ async fn a_first_song_delivered_before_its_stems_gets_them_after_a_restart() {
     let track1 = before["response"]["sunoData"][0].clone();
     assert_eq!(track1["stemsUrl"], "", "{track1}");
     assert_eq!(track1["stems"], json!([]), "{track1}");
-    let key = first.key.clone();
     let old_base = first.base.clone();
-    first.kill();
 
     let fast = FakeBand::deferring(Duration::ZERO, Duration::ZERO);
-    let second = spawn_in(
-        first.dir.clone(),
-        |c| c.workers.lease_s = 1.0,
-        Some(fast.clone()),
-    )
-    .await;
-    let d = second.wait_terminal(&key, &task).await;
-    assert_eq!(d["status"], "SUCCESS", "{d}");
+    let (second, d) = resume_to_success(first, fast.clone(), &task).await;
     let tracks = d["response"]["sunoData"].as_array().unwrap();
     // Track 1 is the one delivered, same id and song file, now with its stems.
     assert_eq!(tracks[0]["id"], track1["id"]);
