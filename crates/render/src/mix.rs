@@ -1581,9 +1581,7 @@ impl Mix {
             let lockstep = Lockstep::new();
             std::thread::scope(|s| {
                 let (stx, srx) = sync_channel::<(Vec<f32>, Vec<f32>)>(32);
-                let (itx, irx) = sync_channel::<(Vec<f32>, Vec<f32>)>(32);
                 let ss = &mut song_sink;
-                let is = &mut inst_sink;
                 s.spawn(move || {
                     for (l, r) in srx {
                         ss.take(&l, &r);
@@ -1591,6 +1589,8 @@ impl Mix {
                 });
                 let step = &lockstep;
                 if want_inst {
+                    let (itx, irx) = sync_channel::<(Vec<f32>, Vec<f32>)>(32);
+                    let is = &mut inst_sink;
                     s.spawn(move || {
                         for (l, r) in irx {
                             is.take(&l, &r);
@@ -1613,7 +1613,6 @@ impl Mix {
                         *im = Some(meter);
                     });
                 } else {
-                    drop((itx, irx));
                     step.finish(1);
                 }
                 let done = LockstepDone(step, 0);
