@@ -105,10 +105,7 @@ async fn a_vocal_becomes_two_songs_with_every_callback() {
 
     // Callbacks: text, first, complete, in that order, snake_case items, signed.
     let got = cb.wait_for(&task, 3).await;
-    let kinds: Vec<&str> = got
-        .iter()
-        .map(|r| r.body["data"]["callbackType"].as_str().unwrap())
-        .collect();
+    let kinds = callback_kinds(&got);
     assert_eq!(kinds, ["text", "first", "complete"]);
     assert_eq!(got[0].body["data"]["data"], json!([]));
     assert_eq!(got[1].body["data"]["data"].as_array().unwrap().len(), 1);

@@ -157,10 +157,7 @@ async fn a_killed_server_resumes_the_task_where_it_stopped() {
         "only the missing variation is rendered"
     );
     let got = cb.wait_for(&task, 3).await;
-    let kinds: Vec<&str> = got
-        .iter()
-        .map(|r| r.body["data"]["callbackType"].as_str().unwrap())
-        .collect();
+    let kinds = callback_kinds(&got);
     assert_eq!(
         kinds,
         ["text", "first", "complete"],
@@ -235,10 +232,7 @@ async fn a_first_song_delivered_before_its_stems_gets_them_after_a_restart() {
     );
     assert_eq!(*fast.stem_renders.lock().unwrap(), vec![1, 2]);
     let got = cb.wait_for(&task, 3).await;
-    let kinds: Vec<&str> = got
-        .iter()
-        .map(|r| r.body["data"]["callbackType"].as_str().unwrap())
-        .collect();
+    let kinds = callback_kinds(&got);
     assert_eq!(
         kinds,
         ["text", "first", "complete"],

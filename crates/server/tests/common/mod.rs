@@ -326,6 +326,13 @@ pub struct Received {
     pub body: Value,
 }
 
+/// The stage (`callbackType`) of each received callback, in order.
+pub fn callback_kinds(got: &[Received]) -> Vec<&str> {
+    got.iter()
+        .map(|r| r.body["data"]["callbackType"].as_str().unwrap_or("?"))
+        .collect()
+}
+
 #[derive(Default)]
 struct ReceiverState {
     got: Mutex<Vec<Received>>,
