@@ -231,6 +231,51 @@ mod tests {
         );
     }
 
+    /// A take as `bandmate synth-vocal` sings it (and `scripts/eval-synthetic`): 16 bars,
+    /// realistic imperfections, a male voice an octave down.
+    fn synthetic_take(key: Key, bpm: f64, meter: u32, seed: u64, female: bool) -> Analysis {
+        let mut melody = Melody::generate(key, bpm, meter, 16, seed);
+        let mut settings = SingerSettings::default();
+        if female {
+            settings.formant_scale = 1.17;
+        } else {
+            melody.notes.iter_mut().for_each(|n| n.midi -= 12);
+        }
+        analyse_take(&sing(&melody, &settings, seed.wrapping_mul(7919)))
+    }
+
+    #[test]
+    fn quick_waltzes_are_heard_in_three_at_their_tempo() {
+        // The three-four takes of the synthetic evaluation set: they were heard as 4/4 at two
+        // thirds of their tempo (dotted quarters) or at half of it.
+        for (tonic, mode, bpm, seed, female) in [
+            (2, Mode::Major, 117.0, 5, false),
+            (7, Mode::Minor, 120.0, 10, true),
+            (7, Mode::Major, 123.0, 15, false),
+            (2, Mode::Minor, 126.0, 20, true),
+        ] {
+            let a = synthetic_take(Key::new(PitchClass::new(tonic), mode), bpm, 3, seed, female);
+            assert_eq!(a.beats.beats_per_bar, 3, "{bpm} BPM, seed {seed}");
+            assert!(
+                (a.tempo_bpm - bpm).abs() / bpm < 0.04,
+                "{bpm} BPM, seed {seed}: heard {}",
+                a.tempo_bpm
+            );
+        }
+    }
+
+    #[test]
+    fn four_four_takes_are_not_heard_in_three() {
+        // Two four-four takes of the synthetic evaluation set that were heard in 3/4.
+        for (tonic, mode, bpm, seed, female) in [
+            (4, Mode::Minor, 80.0, 4, true),
+            (3, Mode::Major, 146.0, 23, false),
+        ] {
+            let a = synthetic_take(Key::new(PitchClass::new(tonic), mode), bpm, 4, seed, female);
+            assert_eq!(a.beats.beats_per_bar, 4, "{bpm} BPM, seed {seed}");
+        }
+    }
+
     #[test]
     fn noise_is_not_a_melody() {
         let mut r = bandmate_core::Rng::new(3);
