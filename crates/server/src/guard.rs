@@ -2,7 +2,8 @@
 //! behalf of whoever holds a key, so it refuses addresses inside the machine's own networks.
 //!
 //! Refused unless the configured [`AllowList`] permits them: loopback (`127.0.0.0/8`, `::1`),
-//! private (RFC 1918 `10/8`, `172.16/12`, `192.168/16`; IPv6 unique-local `fc00::/7`),
+//! private (RFC 1918 `10/8`, `172.16/12`, `192.168/16`; IPv6 unique-local `fc00::/7`, the
+//! deprecated site-local `fec0::/10` and the local-use NAT64 prefix `64:ff9b:1::/48`),
 //! link-local (`169.254/16`, `fe80::/10`; this covers the cloud metadata address
 //! `169.254.169.254`), carrier-grade NAT (`100.64/10`, RFC 6598), the unspecified and
 //! broadcast addresses, multicast, the documentation/benchmark ranges, and the IPv6 forms
@@ -138,7 +139,20 @@ pub fn forbidden_kind(ip: IpAddr) -> Option<&'static str> {
                 Some("private")
             } else if seg[0] & 0xffc0 == 0xfe80 {
                 Some("link-local")
+            } else if seg[0] & 0xffc0 == 0xfec0 {
+                // Site-local (RFC 3879 deprecated it; a network may still route it inside).
+                Some("private")
+            } else if seg[0] == 0x64 && seg[1] == 0xff9b && seg[2] == 1 {
+                // The local-use translation prefix 64:ff9b:1::/48 (RFC 8215): a NAT64 of the
+                // operator's own, into IPv4 networks whose addresses it may place anywhere.
+                Some("private")
             } else if seg[0] == 0x2001 && seg[1] == 0x0db8 {
+                Some("reserved")
+            } else if seg[0] == 0x2001 && seg[1] == 2 && seg[2] == 0 {
+                // Benchmarking 2001:2::/48 (RFC 5180), as 198.18.0.0/15 for IPv4.
+                Some("reserved")
+            } else if seg[0] == 0x0100 && seg[1..4].iter().all(|&s| s == 0) {
+                // Discard-only 100::/64 (RFC 6666).
                 Some("reserved")
             } else if seg[0] == 0 && seg[1] == 0 && seg[2..6].iter().all(|&s| s == 0) {
                 // Deprecated IPv4-compatible ::a.b.c.d
@@ -462,7 +476,15 @@ mod tests {
             ("2001:db8::a01:203", Some("reserved")),
             ("2001:1::f5fe:fdfc", None),
             ("2003:a01:203::", None),
-            ("64:ff9b:1::a01:203", None),
+            ("64:ff9b:1::a01:203", Some("private")),
+            ("64:ff9b:2::a01:203", None),
+            ("fec0::1", Some("private")),
+            ("feff::1", Some("private")),
+            ("ff00::1", Some("multicast")),
+            ("2001:2::1", Some("reserved")),
+            ("2001:2:1::1", None),
+            ("100::1", Some("reserved")),
+            ("100:0:0:1::1", None),
             ("2606:4700::1111", None),
         ] {
             let v6: Ipv6Addr = a.parse().unwrap();
