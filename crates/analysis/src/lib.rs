@@ -233,8 +233,15 @@ mod tests {
 
     /// A take as `bandmate synth-vocal` sings it (and `scripts/eval-synthetic`): 16 bars,
     /// realistic imperfections, a male voice an octave down.
-    fn synthetic_take(key: Key, bpm: f64, meter: u32, seed: u64, female: bool) -> Analysis {
-        let mut melody = Melody::generate(key, bpm, meter, 16, seed);
+    fn synthetic_take(
+        key: Key,
+        bpm: f64,
+        meter: u32,
+        bars: u32,
+        seed: u64,
+        female: bool,
+    ) -> Analysis {
+        let mut melody = Melody::generate(key, bpm, meter, bars, seed);
         let mut settings = SingerSettings::default();
         if female {
             settings.formant_scale = 1.17;
@@ -254,7 +261,31 @@ mod tests {
             (7, Mode::Major, 123.0, 15, false),
             (2, Mode::Minor, 126.0, 20, true),
         ] {
-            let a = synthetic_take(Key::new(PitchClass::new(tonic), mode), bpm, 3, seed, female);
+            let a = synthetic_take(
+                Key::new(PitchClass::new(tonic), mode),
+                bpm,
+                3,
+                16,
+                seed,
+                female,
+            );
+            assert_eq!(a.beats.beats_per_bar, 3, "{bpm} BPM, seed {seed}");
+            assert!(
+                (a.tempo_bpm - bpm).abs() / bpm < 0.04,
+                "{bpm} BPM, seed {seed}: heard {}",
+                a.tempo_bpm
+            );
+        }
+    }
+
+    #[test]
+    fn waltzes_whose_bar_lines_stand_out_are_heard_in_three() {
+        // Takes whose accent periodicity leans to 3/4 without deciding it: a slow waltz at
+        // its tempo, and a quick one found at two beats per tick (heard in 4/4 before the bar
+        // lines were compared, the quick one at half tempo).
+        for (bpm, bars, seed, female) in [(55.0, 12, 301, false), (121.0, 20, 212, true)] {
+            let key = Key::new(PitchClass::new(5), Mode::Major);
+            let a = synthetic_take(key, bpm, 3, bars, seed, female);
             assert_eq!(a.beats.beats_per_bar, 3, "{bpm} BPM, seed {seed}");
             assert!(
                 (a.tempo_bpm - bpm).abs() / bpm < 0.04,
@@ -271,7 +302,14 @@ mod tests {
             (4, Mode::Minor, 80.0, 4, true),
             (3, Mode::Major, 146.0, 23, false),
         ] {
-            let a = synthetic_take(Key::new(PitchClass::new(tonic), mode), bpm, 4, seed, female);
+            let a = synthetic_take(
+                Key::new(PitchClass::new(tonic), mode),
+                bpm,
+                4,
+                16,
+                seed,
+                female,
+            );
             assert_eq!(a.beats.beats_per_bar, 4, "{bpm} BPM, seed {seed}");
         }
     }

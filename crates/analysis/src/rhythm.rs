@@ -24,9 +24,10 @@
 //!    through rests and breaths.
 //! 5. **Meter**: 3/4 against 4/4 by the same autocorrelation at the bar and two bars of each
 //!    (3 and 6 beats against 4 and 8), with a prior for 4/4 (the large majority of popular
-//!    songs), before the beats are tracked; a waltz found at two beats per tick is tracked at
-//!    its beat. **Downbeat**: the bar phase by the accents that fall on candidate bar lines
-//!    (long notes and phrase starts).
+//!    songs); where it leans to 3/4 without deciding, by how far the bar lines of threes stand
+//!    out in the tracked beats' accents (long notes, phrase starts) against those of fours. A
+//!    waltz found at two beats per tick is tracked again at its beat. **Downbeat**: the bar
+//!    phase with the most accent.
 
 use bandmate_core::{BeatGrid, Envelope, Note, Phrase};
 use realfft::RealFftPlanner;
@@ -419,30 +420,75 @@ fn max_lag(s: &RhythmSettings) -> usize {
     (60.0 / s.min_bpm / HOP_S * 8.0) as usize + 4
 }
 
-/// The meter (3 or 4 beats to the bar) of beats `period` frames apart, and that period again
-/// — or half of it, when the bars of three it finds are really bars of three half periods.
-///
-/// The accent repeats at the bar and at two bars: at three and six beats in 3/4, at four and
-/// eight in 4/4. 3/4 is chosen when its two lags' periodicity beats 4/4's by the prior odds
-/// of 4/4 raised to a quarter (1.41 at the default 0.8). On the development renders and the
-/// synthetic takes the ratio is 1.57–1.77 for waltzes and at most 1.26 for songs in 4/4
-/// (`docs/analysis.md`). A bar of three beats has no level at a beat and a half; when that
-/// lag is periodic too (more than half as much as the bar), the beats found are pairs of
-/// beats of a waltz whose bar is a beat and a half of them, and the beat is halved.
-fn meter_and_period(ac: &[f64], period: f64, s: &RhythmSettings) -> (u8, f64) {
+/// What the accent's periodicity says of the bar above beats `period` frames apart.
+#[derive(Debug, Clone, Copy)]
+struct BarPeriodicity {
+    /// Periodicity at 3 and 6 beats over that at 4 and 8 (above 1: bars of three fit better).
+    three_over_four: f64,
+    /// The lag of a beat and a half is periodic too (more than half as much as three beats):
+    /// no level of a bar of three, so bars of three found here are bars of three half beats.
+    half_beats: bool,
+}
+
+fn bar_periodicity(ac: &[f64], period: f64) -> BarPeriodicity {
     let three = ac_at(ac, 3.0 * period) + ac_at(ac, 6.0 * period);
     let four = ac_at(ac, 4.0 * period) + ac_at(ac, 8.0 * period);
-    let odds = s.four_four_prior / (1.0 - s.four_four_prior).max(1e-6);
-    if four > 0.0 && three <= four * odds.powf(0.25) || three <= 0.0 {
-        return (4, period);
-    }
-    let min_p = 60.0 / s.max_bpm / HOP_S;
-    if ac_at(ac, 1.5 * period) > 0.5 * ac_at(ac, 3.0 * period) && period / 2.0 >= min_p {
-        (3, period / 2.0)
-    } else {
-        (3, period)
+    BarPeriodicity {
+        three_over_four: if four > 0.0 {
+            three / four
+        } else if three > 0.0 {
+            f64::INFINITY
+        } else {
+            0.0
+        },
+        half_beats: ac_at(ac, 1.5 * period) > 0.5 * ac_at(ac, 3.0 * period),
     }
 }
+
+/// Whether the accent's periodicity alone decides for 3/4: its ratio beats the 4/4 prior's
+/// odds raised to a quarter (1.41 at the default 0.8). On the development renders and the
+/// synthetic takes the ratio is 1.57–1.77 for waltzes and at most 1.26 for songs in 4/4
+/// (`docs/analysis.md`).
+fn periodicity_says_three(bars: BarPeriodicity, s: &RhythmSettings) -> bool {
+    let odds = s.four_four_prior / (1.0 - s.four_four_prior).max(1e-6);
+    bars.three_over_four > odds.powf(0.25)
+}
+
+/// How far the bar lines of `bpb`-beat bars stand out in the beat accents at their best
+/// phase: the mean accent on them minus the mean elsewhere, in standard deviations of the
+/// accents.
+fn bar_contrast(acc: &[f64], bpb: usize) -> f64 {
+    let n = acc.len();
+    if n < 2 * bpb {
+        return 0.0;
+    }
+    let mean = acc.iter().sum::<f64>() / n as f64;
+    let sd = (acc.iter().map(|a| (a - mean).powi(2)).sum::<f64>() / n as f64).sqrt();
+    if sd <= 0.0 {
+        return 0.0;
+    }
+    (0..bpb)
+        .map(|ph| {
+            let (mut on, mut n_on, mut off) = (0.0, 0usize, 0.0);
+            for (j, a) in acc.iter().enumerate() {
+                if j % bpb == ph {
+                    on += a;
+                    n_on += 1;
+                } else {
+                    off += a;
+                }
+            }
+            (on / n_on as f64 - off / (n - n_on) as f64) / sd
+        })
+        .fold(f64::MIN, f64::max)
+}
+
+/// How much more the bar lines of 3/4 must stand out than those of 4/4 (in standard
+/// deviations of the beat accents) when the periodicity leans to 3/4 without deciding. On the
+/// development renders, the synthetic set and 40 further takes, the 4/4 songs whose
+/// periodicity leans to 3/4 reach 0.31, the waltzes found at their beat 0.42 and more but for
+/// two (`docs/analysis.md`, "Meter").
+const THREE_FOUR_CONTRAST: f64 = 0.4;
 
 /// Ellis (2007) dynamic-programming beat tracker: beat times (in frames) maximising accent at
 /// the beats minus `tightness` times the squared log deviation of each interval from `period`.
@@ -559,8 +605,9 @@ fn best_half_beat_phase(
     }
 }
 
-/// The first downbeat of bars of `bpb` beats, from the beat-synchronous note accents.
-fn downbeat_phase(notes: &[Note], phrases: &[Phrase], beats: &[f64], bpb: u8) -> usize {
+/// The accent of each beat: the notes starting within a quarter period of it, weighted by
+/// length (capped) and phrase starts.
+fn beat_accents(notes: &[Note], phrases: &[Phrase], beats: &[f64]) -> Vec<f64> {
     let n = beats.len();
     // Accent per beat: notes starting within ±1/4 period, weighted by duration (capped) and
     // phrase starts.
@@ -593,7 +640,12 @@ fn downbeat_phase(notes: &[Note], phrases: &[Phrase], beats: &[f64], bpb: u8) ->
         let w = (length / period).clamp(0.25, 4.0) * if starts.contains(&i) { 1.5 } else { 1.0 };
         acc[j] += w * f64::from(note.salience.sqrt());
     }
-    // Downbeat phase: the bar line with the most accent above the other beats.
+    acc
+}
+
+/// The first downbeat of bars of `bpb` beats: the bar line with the most accent.
+fn downbeat_phase(acc: &[f64], bpb: u8) -> usize {
+    let n = acc.len();
     let b = usize::from(bpb);
     (0..b)
         .max_by(|&x, &y| {
@@ -607,6 +659,28 @@ fn downbeat_phase(notes: &[Note], phrases: &[Phrase], beats: &[f64], bpb: u8) ->
             c(x).total_cmp(&c(y))
         })
         .unwrap_or(0)
+}
+
+/// Beats padded at their edge periods to cover the whole recording (a regular grid of
+/// `period_s` when the tracker found fewer than two).
+fn cover(mut beats: Vec<f64>, period_s: f64, duration_s: f64) -> Vec<f64> {
+    if beats.len() < 2 {
+        beats = (0..((duration_s / period_s).ceil() as usize).max(2))
+            .map(|k| k as f64 * period_s)
+            .collect();
+    }
+    let p0 = beats[1] - beats[0];
+    while beats[0] - p0 >= -1e-9 {
+        beats.insert(0, beats[0] - p0);
+    }
+    let n = beats.len();
+    let p1 = beats[n - 1] - beats[n - 2];
+    while beats[beats.len() - 1] + p1 <= duration_s + 1e-9 {
+        let last = beats[beats.len() - 1];
+        beats.push(last + p1);
+    }
+    beats.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
+    beats
 }
 
 /// Tempo, beats, meter and downbeats for the whole recording.
@@ -623,31 +697,43 @@ pub fn analyse(
         .max(2);
     let accent = accent_signal(notes, phrases, flux, frames);
     let ac = autocorrelation(&accent, max_lag(s));
-    let (bpb, period) = meter_and_period(&ac, estimate_period(&ac, s), s);
-    let pushed = anticipation_signal(notes, phrases, period * HOP_S, frames);
-    let salience = beat_salience(&accent, &pushed, &onset_count_signal(notes, frames), period);
-    let mut beat_frames = track_beats(&salience, period, s.tightness);
-    // Pad to cover the whole recording at the edge periods.
-    let mut beats: Vec<f64> = beat_frames.drain(..).map(|f| f as f64 * HOP_S).collect();
-    if beats.len() < 2 {
-        let p = period * HOP_S;
-        beats = (0..((duration_s / p).ceil() as usize).max(2))
-            .map(|k| k as f64 * p)
+    let counts = onset_count_signal(notes, frames);
+    let beats_at = |period: f64| -> Vec<f64> {
+        let pushed = anticipation_signal(notes, phrases, period * HOP_S, frames);
+        let salience = beat_salience(&accent, &pushed, &counts, period);
+        let beats = track_beats(&salience, period, s.tightness)
+            .into_iter()
+            .map(|f| f as f64 * HOP_S)
             .collect();
+        let beats = cover(beats, period * HOP_S, duration_s);
+        best_half_beat_phase(notes, phrases, beats, duration_s)
+    };
+    // Meter: 3/4 when the accent's periodicity decides for it, or leans to it and the bar
+    // lines of threes stand out in the tracked beats' accents more than those of fours. A
+    // waltz found at two beats per tick (its lag of a beat and a half periodic too) is
+    // tracked again at its beat; where the periodicity leans to 3/4 without the bar lines
+    // standing out at that tick, they are looked for at half of it.
+    let period = estimate_period(&ac, s);
+    let bars = bar_periodicity(&ac, period);
+    let mut beats = beats_at(period);
+    let mut acc = beat_accents(notes, phrases, &beats);
+    let threes_stand_out =
+        |acc: &[f64]| bar_contrast(acc, 3) - bar_contrast(acc, 4) > THREE_FOUR_CONTRAST;
+    let can_halve = bars.half_beats && period / 2.0 >= 60.0 / s.max_bpm / HOP_S;
+    let mut three =
+        periodicity_says_three(bars, s) || bars.three_over_four > 1.0 && threes_stand_out(&acc);
+    if three && can_halve {
+        beats = beats_at(period / 2.0);
+        acc = beat_accents(notes, phrases, &beats);
+    } else if !three && bars.three_over_four > 1.0 && can_halve {
+        let half_beats = beats_at(period / 2.0);
+        let half_acc = beat_accents(notes, phrases, &half_beats);
+        if threes_stand_out(&half_acc) {
+            (three, beats, acc) = (true, half_beats, half_acc);
+        }
     }
-    let p0 = beats[1] - beats[0];
-    while beats[0] - p0 >= -1e-9 {
-        beats.insert(0, beats[0] - p0);
-    }
-    let n = beats.len();
-    let p1 = beats[n - 1] - beats[n - 2];
-    while beats[beats.len() - 1] + p1 <= duration_s + 1e-9 {
-        let last = beats[beats.len() - 1];
-        beats.push(last + p1);
-    }
-    beats.dedup_by(|a, b| (*a - *b).abs() < 1e-6);
-    let beats = best_half_beat_phase(notes, phrases, beats, duration_s);
-    let phase = downbeat_phase(notes, phrases, &beats, bpb);
+    let bpb = if three { 3 } else { 4 };
+    let phase = downbeat_phase(&acc, bpb);
     let grid = BeatGrid::new(beats, bpb, phase % usize::from(bpb)).map_err(|e| e.to_string())?;
     let tempo_bpm = grid.tempo_bpm();
     Ok(Rhythm { grid, tempo_bpm })
