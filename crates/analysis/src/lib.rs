@@ -251,6 +251,16 @@ mod tests {
         analyse_take(&sing(&melody, &settings, seed.wrapping_mul(7919)))
     }
 
+    /// The take of `seed` was heard in 3/4 at `bpm` (within 4 %).
+    fn assert_waltz_at(a: &Analysis, bpm: f64, seed: u64) {
+        assert_eq!(a.beats.beats_per_bar, 3, "{bpm} BPM, seed {seed}");
+        assert!(
+            (a.tempo_bpm - bpm).abs() / bpm < 0.04,
+            "{bpm} BPM, seed {seed}: heard {}",
+            a.tempo_bpm
+        );
+    }
+
     #[test]
     fn quick_waltzes_are_heard_in_three_at_their_tempo() {
         // The three-four takes of the synthetic evaluation set: they were heard as 4/4 at two
@@ -261,20 +271,8 @@ mod tests {
             (7, Mode::Major, 123.0, 15, false),
             (2, Mode::Minor, 126.0, 20, true),
         ] {
-            let a = synthetic_take(
-                Key::new(PitchClass::new(tonic), mode),
-                bpm,
-                3,
-                16,
-                seed,
-                female,
-            );
-            assert_eq!(a.beats.beats_per_bar, 3, "{bpm} BPM, seed {seed}");
-            assert!(
-                (a.tempo_bpm - bpm).abs() / bpm < 0.04,
-                "{bpm} BPM, seed {seed}: heard {}",
-                a.tempo_bpm
-            );
+            let key = Key::new(PitchClass::new(tonic), mode);
+            assert_waltz_at(&synthetic_take(key, bpm, 3, 16, seed, female), bpm, seed);
         }
     }
 
@@ -285,13 +283,7 @@ mod tests {
         // lines were compared, the quick one at half tempo).
         for (bpm, bars, seed, female) in [(55.0, 12, 301, false), (121.0, 20, 212, true)] {
             let key = Key::new(PitchClass::new(5), Mode::Major);
-            let a = synthetic_take(key, bpm, 3, bars, seed, female);
-            assert_eq!(a.beats.beats_per_bar, 3, "{bpm} BPM, seed {seed}");
-            assert!(
-                (a.tempo_bpm - bpm).abs() / bpm < 0.04,
-                "{bpm} BPM, seed {seed}: heard {}",
-                a.tempo_bpm
-            );
+            assert_waltz_at(&synthetic_take(key, bpm, 3, bars, seed, female), bpm, seed);
         }
     }
 
@@ -302,14 +294,8 @@ mod tests {
             (4, Mode::Minor, 80.0, 4, true),
             (3, Mode::Major, 146.0, 23, false),
         ] {
-            let a = synthetic_take(
-                Key::new(PitchClass::new(tonic), mode),
-                bpm,
-                4,
-                16,
-                seed,
-                female,
-            );
+            let key = Key::new(PitchClass::new(tonic), mode);
+            let a = synthetic_take(key, bpm, 4, 16, seed, female);
             assert_eq!(a.beats.beats_per_bar, 4, "{bpm} BPM, seed {seed}");
         }
     }
