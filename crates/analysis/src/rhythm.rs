@@ -921,12 +921,43 @@ mod tests {
     }
 
     #[test]
+    fn waltz_of_equal_quarters_is_three_four_at_its_tempo() {
+        // One note on every beat at 120 BPM, the first of each bar held longer and louder:
+        // the accent's periodicity hardly tells 3/4 (all onsets are a beat apart), the bar
+        // lines' contrast in the beat accents does. (Before this session this passed with
+        // beats two quarters apart, a 6/4 reading at half tempo; the tempo is checked now.)
+        let p = 0.5;
+        let mut notes = Vec::new();
+        for bar in 0..16 {
+            let t = 0.4 + f64::from(bar) * 3.0 * p;
+            for (k, (held, pitch, salience)) in
+                [(0.45, 60.0, 1.0), (0.2, 64.0, 0.7), (0.2, 67.0, 0.7)]
+                    .into_iter()
+                    .enumerate()
+            {
+                let onset = t + k as f64 * p;
+                notes.push(Note {
+                    onset,
+                    offset: onset + held,
+                    pitch,
+                    salience,
+                });
+            }
+        }
+        let r = track(&notes, 25.0);
+        assert_eq!(r.grid.beats_per_bar, 3);
+        assert!((r.tempo_bpm - 120.0).abs() < 4.0, "{}", r.tempo_bpm);
+        let db = r.grid.downbeats();
+        assert!(
+            db.iter().any(|&d| (d - 0.4 - 3.0 * p * 4.0).abs() < 0.05),
+            "{db:?}"
+        );
+    }
+
+    #[test]
     fn waltz_is_three_four() {
         // 120 BPM in 3/4, bars of a half note and a quarter, a dotted quarter, an eighth and a
-        // quarter, and a quarter, two eighths and a quarter. (The earlier version of this test,
-        // three equal quarters in every bar, the first held longer, passed with beats two
-        // quarters apart: a 6/4 reading at half tempo. With one note on every beat only
-        // articulation marks the bar, and the accent does not hear it.)
+        // quarter, and a quarter, two eighths and a quarter.
         let p = 0.5;
         let mut notes = Vec::new();
         let mut note = |onset: f64, beats: f64, pitch: f32, salience: f32| {
