@@ -785,3 +785,42 @@ fn the_preset_list_covers_the_catalogue_and_nothing_odd() {
         listed.len() - kits
     );
 }
+
+#[test]
+fn sparse_drums_in_three_four_keep_both_waltz_backbeats() {
+    use crate::style::gm;
+    // "rock" without "fast drums" plays the sparse kit; in 3/4 its snare (or rim) belongs on
+    // beats 2 and 3 of the bar, as the full waltz pattern has it.
+    let m = melody(0, false, 100.0, 3, 16, 7);
+    let a = analysis_of(&m);
+    let params = GenerationParams {
+        tags: "rock".into(),
+        negative_tags: "fast drums".into(),
+        seed: 3,
+        ..GenerationParams::default()
+    };
+    let plan = crate::plan(&a, &params).unwrap();
+    for v in [1u8, 2] {
+        let arr = crate::arrange(&a, &plan, &params, v).unwrap();
+        assert_eq!(arr.grid.beats_per_bar, 3);
+        let drums = arr
+            .parts
+            .iter()
+            .find(|p| p.role == PartRole::Drums)
+            .expect("a drum part");
+        let mut on = [0usize; 3];
+        for n in &drums.notes {
+            if ![gm::SNARE, gm::RIM, gm::CLAP].contains(&n.key) {
+                continue;
+            }
+            let b = arr.grid.beat_at(n.start + 0.01);
+            if (b - b.round()).abs() < 0.1 {
+                on[arr.grid.position_in_bar(b.round() as usize)] += 1;
+            }
+        }
+        assert!(
+            on[1] > 4 && on[2] > 4,
+            "variation {v}: back-beats by position {on:?}"
+        );
+    }
+}

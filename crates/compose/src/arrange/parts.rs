@@ -138,7 +138,7 @@ pub(crate) fn drums(
                 let Some(v) = step_velocity(pat[idx % pat.len()]) else {
                     continue;
                 };
-                if mode == DrumsMode::Sparse && !sparse_keep(key, idx) {
+                if mode == DrumsMode::Sparse && !sparse_keep(key, idx, bpb) {
                     continue;
                 }
                 if level == 1 && key == gm::HAT && idx % 4 != 0 {
@@ -169,12 +169,14 @@ pub(crate) fn drums(
     (part, kicks)
 }
 
-/// What the sparse drums keep: the kick on the bar's quarters, back-beat snare/rim, quarter
+/// What the sparse drums keep: the kick on the bar's first and third beats, the back-beat
+/// snare/rim (beats 2 and 4; in 3/4 beats 2 and 3, as the waltz pattern has it), quarter
 /// hats; nothing else.
-fn sparse_keep(key: u8, idx: usize) -> bool {
+fn sparse_keep(key: u8, idx: usize, bpb: u8) -> bool {
+    let back_beat = if bpb == 3 { 8 } else { 12 };
     match key {
         gm::KICK => idx == 0 || idx == 8,
-        gm::SNARE | gm::RIM | gm::CLAP => idx == 4 || idx == 12,
+        gm::SNARE | gm::RIM | gm::CLAP => idx == 4 || idx == back_beat,
         gm::HAT | gm::RIDE | gm::PEDAL_HAT => idx.is_multiple_of(4),
         _ => false,
     }
