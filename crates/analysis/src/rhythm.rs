@@ -375,7 +375,12 @@ fn ac_at(ac: &[f64], lag: f64) -> f64 {
 /// period scores by how well a whole grid fits. A dotted period (3/4 of the beat, common
 /// with dotted rhythms) fits its own lag but not its subdivision or its bar.
 fn period_evidence(ac: &[f64], p: f64) -> f64 {
-    ac_at(ac, p / 2.0) + ac_at(ac, p) + ac_at(ac, 2.0 * p) + ac_at(ac, 4.0 * p)
+    ac_at(ac, p / 2.0) + ac_at(ac, p) + bar_lags(ac, p, 2.0)
+}
+
+/// Periodicity at a bar of `beats` beats of `p` frames and at two of those bars.
+fn bar_lags(ac: &[f64], p: f64, beats: f64) -> f64 {
+    ac_at(ac, beats * p) + ac_at(ac, 2.0 * beats * p)
 }
 
 /// Estimate the beat period in frames.
@@ -412,7 +417,7 @@ fn estimate_period(ac: &[f64], s: &RhythmSettings) -> f64 {
 /// Evidence for a beat period (frames) in bars of three: the half beat, the beat, the bar
 /// and two bars.
 fn triple_evidence(ac: &[f64], p: f64) -> f64 {
-    ac_at(ac, p / 2.0) + ac_at(ac, p) + ac_at(ac, 3.0 * p) + ac_at(ac, 6.0 * p)
+    ac_at(ac, p / 2.0) + ac_at(ac, p) + bar_lags(ac, p, 3.0)
 }
 
 /// Longest lag the tempo and meter evidence reads, in frames: eight of the slowest beats.
@@ -431,8 +436,8 @@ struct BarPeriodicity {
 }
 
 fn bar_periodicity(ac: &[f64], period: f64) -> BarPeriodicity {
-    let three = ac_at(ac, 3.0 * period) + ac_at(ac, 6.0 * period);
-    let four = ac_at(ac, 4.0 * period) + ac_at(ac, 8.0 * period);
+    let three = bar_lags(ac, period, 3.0);
+    let four = bar_lags(ac, period, 4.0);
     BarPeriodicity {
         three_over_four: if four > 0.0 {
             three / four
@@ -467,6 +472,16 @@ fn bar_contrast(acc: &[f64], bpb: usize) -> f64 {
     if sd <= 0.0 {
         return 0.0;
     }
+    bar_line_means(acc, bpb)
+        .iter()
+        .map(|(on, off)| (on - off) / sd)
+        .fold(f64::MIN, f64::max)
+}
+
+/// For each phase of bars of `bpb` beats: the mean accent on its bar lines and the mean on
+/// the other beats (0 where there are none).
+fn bar_line_means(acc: &[f64], bpb: usize) -> Vec<(f64, f64)> {
+    let n = acc.len();
     (0..bpb)
         .map(|ph| {
             let (mut on, mut n_on, mut off) = (0.0, 0usize, 0.0);
@@ -478,9 +493,9 @@ fn bar_contrast(acc: &[f64], bpb: usize) -> f64 {
                     off += a;
                 }
             }
-            (on / n_on as f64 - off / (n - n_on) as f64) / sd
+            (on / n_on.max(1) as f64, off / (n - n_on).max(1) as f64)
         })
-        .fold(f64::MIN, f64::max)
+        .collect()
 }
 
 /// How much more the bar lines of 3/4 must stand out than those of 4/4 (in standard
@@ -609,8 +624,6 @@ fn best_half_beat_phase(
 /// length (capped) and phrase starts.
 fn beat_accents(notes: &[Note], phrases: &[Phrase], beats: &[f64]) -> Vec<f64> {
     let n = beats.len();
-    // Accent per beat: notes starting within ±1/4 period, weighted by duration (capped) and
-    // phrase starts.
     let mut acc = vec![0.0f64; n];
     let starts: std::collections::HashSet<usize> = phrases.iter().map(|p| p.first_note).collect();
     for (i, note) in notes.iter().enumerate() {
@@ -645,19 +658,9 @@ fn beat_accents(notes: &[Note], phrases: &[Phrase], beats: &[f64]) -> Vec<f64> {
 
 /// The first downbeat of bars of `bpb` beats: the bar line with the most accent.
 fn downbeat_phase(acc: &[f64], bpb: u8) -> usize {
-    let n = acc.len();
-    let b = usize::from(bpb);
-    (0..b)
-        .max_by(|&x, &y| {
-            let c = |ph: usize| -> f64 {
-                let on: Vec<f64> = (0..n)
-                    .filter(|j| (j + b - ph).is_multiple_of(b))
-                    .map(|j| acc[j])
-                    .collect();
-                on.iter().sum::<f64>() / on.len().max(1) as f64
-            };
-            c(x).total_cmp(&c(y))
-        })
+    let means = bar_line_means(acc, usize::from(bpb));
+    (0..means.len())
+        .max_by(|&x, &y| means[x].0.total_cmp(&means[y].0))
         .unwrap_or(0)
 }
 
