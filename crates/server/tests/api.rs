@@ -138,10 +138,7 @@ async fn auth_and_cross_key_isolation() {
     assert_eq!(s.submit("bm_not_a_key", &b).await, unauthorized);
     assert_eq!(s.get("/api/v1/chat/credit", "nope").await, unauthorized);
 
-    let task = s.submit(&s.key, &b).await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = s.submit_task(&s.key, &b).await;
     assert_eq!(task.len(), 32);
     let other = s.new_key(100, None, None).await;
     let null = json!({"code": 422, "msg": "recordInfo is null", "data": null});

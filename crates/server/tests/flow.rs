@@ -54,9 +54,7 @@ async fn a_vocal_becomes_two_songs_with_every_callback() {
     let secret = "whsec_flowtest";
     let key = s.new_key(100, None, Some(secret)).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
-    let r = s.submit(&key, &body(&vocal, &cb.url("flow"))).await;
-    assert_eq!(r["code"], 200, "{r}");
-    let task = r["data"]["taskId"].as_str().unwrap().to_string();
+    let task = s.submit_task(&key, &body(&vocal, &cb.url("flow"))).await;
 
     let d = s.wait_terminal(&key, &task).await;
     assert_eq!(d["status"], "SUCCESS", "{d}");
@@ -270,9 +268,8 @@ async fn every_failure_path_has_its_code_message_and_callback() {
     ];
     let mut tasks = Vec::new();
     for (url, code, msg) in cases {
-        let r = s.submit(&key, &body(&url, &cb.url("fail"))).await;
-        assert_eq!(r["code"], 200, "{r}");
-        tasks.push((r["data"]["taskId"].as_str().unwrap().to_string(), code, msg));
+        let task = s.submit_task(&key, &body(&url, &cb.url("fail"))).await;
+        tasks.push((task, code, msg));
     }
     for (task, code, msg) in &tasks {
         let d = s.wait_terminal(&key, task).await;
@@ -293,13 +290,12 @@ async fn a_receiver_that_stays_down_is_retried_then_given_up() {
     let files = FileServer::start().await;
     let s = spawn(|_| {}, None).await;
     let down = closed_port_url().await;
-    let r = s
-        .submit(
+    let task = s
+        .submit_task(
             &s.key,
             &body(&files.set("nope.wav", Served::Status(404)), &down),
         )
         .await;
-    let task = r["data"]["taskId"].as_str().unwrap().to_string();
     let d = s.wait_terminal(&s.key, &task).await;
     assert_eq!(d["status"], "CREATE_TASK_FAILED");
     // 1 attempt + 3 retries, then given up; the failure status is kept (CALLBACK_EXCEPTION is
@@ -325,8 +321,8 @@ async fn a_flaky_receiver_gets_the_callback_again() {
     let cb = Receiver::start().await;
     cb.fail_first(2);
     let s = spawn(|_| {}, None).await;
-    let r = s
-        .submit(
+    let task = s
+        .submit_task(
             &s.key,
             &body(
                 &files.set("gone.wav", Served::Status(410)),
@@ -334,7 +330,6 @@ async fn a_flaky_receiver_gets_the_callback_again() {
             ),
         )
         .await;
-    let task = r["data"]["taskId"].as_str().unwrap().to_string();
     let got = cb.wait_for(&task, 3).await;
     let msg = "uploadUrl could not be retrieved: the server answered 410 Gone";
     for g in &got {
@@ -361,10 +356,9 @@ async fn a_finished_task_whose_complete_callback_fails_is_callback_exception() {
     let files = FileServer::start().await;
     let s = spawn(|_| {}, None).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
-    let r = s
-        .submit(&s.key, &body(&vocal, &closed_port_url().await))
+    let task = s
+        .submit_task(&s.key, &body(&vocal, &closed_port_url().await))
         .await;
-    let task = r["data"]["taskId"].as_str().unwrap().to_string();
     let d = s
         .wait_record(&s.key, &task, Duration::from_secs(120), |d| {
             matches!(
@@ -386,9 +380,9 @@ async fn without_stems_a_task_finishes_with_no_stem_files() {
     let cb = Receiver::start().await;
     let s = spawn(|c| c.engine.stems = false, None).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
-    let r = s.submit(&s.key, &body(&vocal, &cb.url("nostems"))).await;
-    assert_eq!(r["code"], 200, "{r}");
-    let task = r["data"]["taskId"].as_str().unwrap().to_string();
+    let task = s
+        .submit_task(&s.key, &body(&vocal, &cb.url("nostems")))
+        .await;
     let d = s.wait_terminal(&s.key, &task).await;
     assert_eq!(d["status"], "SUCCESS", "{d}");
     let tracks = d["response"]["sunoData"].as_array().unwrap();

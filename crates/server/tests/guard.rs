@@ -279,9 +279,11 @@ async fn submit_named_tasks(allow: &[&str]) -> (NamedServer, Receiver, String, S
     let hook = named(&cb.url("named"), "hooks.example");
     let mut ids = Vec::new();
     for upload in [named(&take, "music.example"), named(&take, "files.example")] {
-        let r = s.server.submit(&s.server.key, &body(&upload, &hook)).await;
-        assert_eq!(r["code"], 200, "{r}");
-        ids.push(r["data"]["taskId"].as_str().expect("task id").to_string());
+        ids.push(
+            s.server
+                .submit_task(&s.server.key, &body(&upload, &hook))
+                .await,
+        );
     }
     let allowed_by_name = ids.pop().expect("two");
     let by_dns = ids.pop().expect("two");
@@ -527,10 +529,9 @@ async fn a_receiver_that_never_answers_fails_after_the_timeout_and_is_retried() 
     )
     .await;
     let started = Instant::now();
-    let r = s
-        .submit(&s.key, &body(&take, &format!("{hang}/cb/x")))
+    let task = s
+        .submit_task(&s.key, &body(&take, &format!("{hang}/cb/x")))
         .await;
-    let task = r["data"]["taskId"].as_str().expect("task id").to_string();
     // text, first and complete: each tried 4 times (1 + 3 retries), each attempt ending at
     // the 0.2 s timeout; then the task is CALLBACK_EXCEPTION.
     let d = s

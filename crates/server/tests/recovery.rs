@@ -17,10 +17,7 @@ async fn stages_results_and_wav_with_a_counted_pipeline() {
     let band = FakeBand::new(Duration::from_millis(300));
     let s = spawn(|_| {}, Some(band.clone())).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
-    let task = s.submit(&s.key, &body(&vocal, &cb.url("fake"))).await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = s.submit_task(&s.key, &body(&vocal, &cb.url("fake"))).await;
     // The stages appear in order while the task runs.
     let d = s
         .wait_record(&s.key, &task, Duration::from_secs(30), |d| {
@@ -127,11 +124,8 @@ async fn a_killed_server_resumes_the_task_where_it_stopped() {
     let first = spawn(|c| c.workers.lease_s = 60.0, Some(slow.clone())).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
     let task = first
-        .submit(&first.key, &body(&vocal, &cb.url("restart")))
-        .await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .submit_task(&first.key, &body(&vocal, &cb.url("restart")))
+        .await;
     let before = first
         .wait_record(&first.key, &task, Duration::from_secs(30), |d| {
             d["status"] == "FIRST_SUCCESS"
@@ -178,11 +172,8 @@ async fn a_first_song_delivered_before_its_stems_gets_them_after_a_restart() {
     let input = vocal_wav();
     let vocal = files.put("take.wav", "audio/wav", input.clone());
     let task = first
-        .submit(&first.key, &body(&vocal, &cb.url("stems-restart")))
-        .await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .submit_task(&first.key, &body(&vocal, &cb.url("stems-restart")))
+        .await;
     let got = cb.wait_for(&task, 2).await;
     assert_eq!(got[1].body["data"]["callbackType"], "first");
     let item = &got[1].body["data"]["data"][0];
@@ -251,11 +242,8 @@ async fn a_graceful_stop_gives_the_lease_back() {
     let mut first = spawn(|c| c.workers.lease_s = 30.0, Some(slow)).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
     let task = first
-        .submit(&first.key, &body(&vocal, "https://example.invalid/cb"))
-        .await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .submit_task(&first.key, &body(&vocal, "https://example.invalid/cb"))
+        .await;
     first
         .wait_record(&first.key, &task, Duration::from_secs(30), |d| {
             d["status"] == "TEXT_SUCCESS"
@@ -294,11 +282,8 @@ async fn retries_are_bounded() {
     .await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
     let task = first
-        .submit(&first.key, &body(&vocal, &cb.url("bounded")))
-        .await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+        .submit_task(&first.key, &body(&vocal, &cb.url("bounded")))
+        .await;
     first
         .wait_record(&first.key, &task, Duration::from_secs(30), |d| {
             d["status"] == "TEXT_SUCCESS"
@@ -334,10 +319,7 @@ async fn a_panic_fails_that_task_only() {
     let cb = Receiver::start().await;
     let s = spawn(|_| {}, Some(FakeBand::panicking())).await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
-    let task = s.submit(&s.key, &body(&vocal, &cb.url("panic"))).await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = s.submit_task(&s.key, &body(&vocal, &cb.url("panic"))).await;
     let d = s.wait_terminal(&s.key, &task).await;
     let msg = "internal error: the engine crashed (the fake band fell over)";
     assert_eq!(d["status"], "GENERATE_AUDIO_FAILED");
@@ -375,10 +357,9 @@ async fn retention_removes_media_and_records() {
     )
     .await;
     let vocal = files.put("take.wav", "audio/wav", vocal_wav());
-    let task = s.submit(&s.key, &body(&vocal, &cb.url("retention"))).await["data"]["taskId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let task = s
+        .submit_task(&s.key, &body(&vocal, &cb.url("retention")))
+        .await;
     let d = s.wait_terminal(&s.key, &task).await;
     assert_eq!(d["status"], "SUCCESS");
     let song = d["response"]["sunoData"][0]["audioUrl"]

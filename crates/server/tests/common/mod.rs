@@ -169,6 +169,13 @@ impl TestServer {
             .await
     }
 
+    /// Submit an add-instrumental task that must be accepted; its task id.
+    pub async fn submit_task(&self, key: &str, body: &Value) -> String {
+        let r = self.submit(key, body).await;
+        assert_eq!(r["code"], 200, "{r}");
+        r["data"]["taskId"].as_str().expect("task id").to_string()
+    }
+
     pub async fn record(&self, key: &str, task: &str) -> Value {
         self.get(&format!("/api/v1/generate/record-info?taskId={task}"), key)
             .await
