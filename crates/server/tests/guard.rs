@@ -333,16 +333,11 @@ async fn allow_listed_loopback_lets_the_same_names_through() {
         let d = s.server.wait_terminal(&s.server.key, task).await;
         assert_eq!(d["status"], "SUCCESS", "{d}");
         let got = cb.wait_for(task, 3).await;
-        let stages: Vec<_> = got
-            .iter()
-            .map(|r| {
-                r.body["data"]["callbackType"]
-                    .as_str()
-                    .unwrap_or("")
-                    .to_string()
-            })
-            .collect();
-        assert_eq!(stages, ["text", "first", "complete"], "{task}");
+        assert_eq!(
+            callback_kinds(&got),
+            ["text", "first", "complete"],
+            "{task}"
+        );
     }
     assert_eq!(s.app.metrics.callback_count("failed"), 0);
 }
